@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from mlstack_core.spec import DatasetSpec
 
 PROFILE_ARTIFACT = "reference/profile.json"
+HOLDOUT_ARTIFACT = "reference/holdout.json"
 SAMPLE_ROWS = 2000
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 
@@ -84,6 +85,15 @@ class ReferenceProfile(BaseModel):
         for name in self.spec.numeric:
             frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
         return frame
+
+
+def holdout_records(frame: pd.DataFrame, *, limit: int = SAMPLE_ROWS) -> list[dict[str, Any]]:
+    """Held-out rows (features and target) as JSON-ready records, missing values as None."""
+    head = frame.iloc[:limit]
+    return [
+        {str(k): v for k, v in row.items()}
+        for row in head.astype(object).where(head.notna(), None).to_dict(orient="records")
+    ]
 
 
 def _optional(value: float) -> float | None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from mlstack_core.errors import ModelNotFoundError, RegistryError
-from mlstack_core.profile import PROFILE_ARTIFACT, ReferenceProfile
+from mlstack_core.profile import HOLDOUT_ARTIFACT, PROFILE_ARTIFACT, ReferenceProfile
 from mlstack_core.settings import Settings
 from mlstack_core.spec import DatasetSpec
 
@@ -77,7 +77,9 @@ class ModelRegistry:
     @cached_property
     def client(self) -> MlflowClient:
         from mlflow import MlflowClient
+        from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
 
+        MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.set("false")
         if self.settings.mlflow_tracking_uri.startswith("sqlite:"):
             self.settings.ensure_state_dir()
         uri = self.settings.mlflow_tracking_uri
@@ -215,3 +217,8 @@ class ModelRegistry:
         return ReferenceProfile.model_validate(
             json.loads(self._artifact_text(info.run_id, PROFILE_ARTIFACT))
         )
+
+    def holdout(self, info: VersionInfo) -> list[dict[str, Any]]:
+        """Held-out rows of the version's training run, with the target: for simulated traffic."""
+        rows: list[dict[str, Any]] = json.loads(self._artifact_text(info.run_id, HOLDOUT_ARTIFACT))
+        return rows

@@ -1,0 +1,78 @@
+"""How a person or CI runs mlstack: thin invoke tasks over the packages' CLIs and the tools.
+
+Nothing heavy is imported here (`invoke --list` stays fast); each task runs a command.
+Run them through uv so the workspace environment is used: `uv run invoke TASK`.
+"""
+
+from __future__ import annotations
+
+from shlex import quote
+
+from invoke import Context, task
+
+
+def _opt(flag: str, value: object) -> str:
+    return f" {flag} {quote(str(value))}" if value not in (None, False, "") else ""
+
+
+@task(
+    help={
+        "seed_sample": "Train on the bundled seed sample (customer churn).",
+        "data": "CSV or Parquet file to train on.",
+        "target": "Target column of --data.",
+        "task": "binary, multiclass or regression (default: inferred from the target).",
+        "spec": "Dataset spec file (YAML/TOML) overriding inferred column kinds.",
+        "estimator": "hist_gradient_boosting (default), random_forest or linear.",
+    }
+)
+def train(
+    c: Context,
+    seed_sample: bool = False,
+    data: str | None = None,
+    target: str | None = None,
+    task: str | None = None,
+    spec: str | None = None,
+    estimator: str | None = None,
+) -> None:
+    """Train, log to MLflow, register a version, and run the promotion gate."""
+    c.run(
+        "mlstack-train train"
+        + (" --seed-sample" if seed_sample else "")
+        + _opt("--data", data)
+        + _opt("--target", target)
+        + _opt("--task", task)
+        + _opt("--spec", spec)
+        + _opt("--estimator", estimator),
+        pty=False,
+    )
+
+
+@task(help={"reason": "Why, recorded in the alias history."})
+def promote(c: Context, version: int, reason: str = "manual") -> None:
+    """Make VERSION the champion (recorded in the alias history)."""
+    c.run(f"mlstack-train promote {int(version)}" + _opt("--reason", reason))
+
+
+@task
+def rollback(c: Context) -> None:
+    """Give the champion alias back to the previous champion."""
+    c.run("mlstack-train rollback")
+
+
+@task
+def lint(c: Context) -> None:
+    """ruff check and ruff format --check over the whole workspace."""
+    c.run("ruff check .")
+    c.run("ruff format --check .")
+
+
+@task
+def typecheck(c: Context) -> None:
+    """mypy (strict) over every package's source."""
+    c.run("mypy packages/*/src")
+
+
+@task(help={"session": "Run one nox session (e.g. tests-3.11(package='core'), e2e)."})
+def test(c: Context, session: str | None = None) -> None:
+    """Lint, typecheck, each package's tests in its own environment, then end-to-end tests."""
+    c.run("nox" + _opt("--session", session))
