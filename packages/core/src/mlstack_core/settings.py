@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     accuracy_drop_alert: float = Field(default=0.1, ge=0.0)
     monitor_window_minutes: int = Field(default=60, ge=1)
     alert_webhook_url: str | None = None
+    monitor_min_rows: int = Field(default=100, ge=1)
+    monitor_min_feedback: int = Field(default=30, ge=1)
+    drift_max_rows: int = Field(default=5000, ge=100)
 
     @model_validator(mode="after")
     def _production_is_explicit(self) -> Settings:
