@@ -1,0 +1,51 @@
+"""Is the API up, is MLflow reachable: quick probes with short timeouts for the Overview."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from mlstack_core.settings import Settings
+
+TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class ServiceHealth:
+    """One service's probe: where, whether it answered, and what to do if not."""
+
+    name: str
+    url: str
+    ok: bool
+    detail: str
+
+
+def probe(name: str, url: str, fix: str, timeout: float = TIMEOUT_S) -> ServiceHealth:
+    try:
+        response = httpx.get(url, timeout=timeout)
+    except httpx.HTTPError as exc:
+        return ServiceHealth(name, url, False, f"unreachable ({type(exc).__name__}): {fix}")
+    if response.status_code >= 400:
+        return ServiceHealth(name, url, False, f"HTTP {response.status_code}: {fix}")
+    return ServiceHealth(name, url, True, "healthy")
+
+
+def api_health(settings: Settings) -> ServiceHealth:
+    return probe(
+        "API",
+        f"{settings.api_base_url}/readyz",
+        "start it with `uv run invoke up` (or `uv run invoke serve`)",
+    )
+
+
+def mlflow_health(settings: Settings) -> ServiceHealth:
+    return probe(
+        "MLflow",
+        f"{settings.mlflow_ui_url.rstrip('/')}/health",
+        "start it with `uv run invoke up` (or `uv run invoke mlflow`)",
+    )
+
+
+def registry_is_remote(settings: Settings) -> bool:
+    return settings.mlflow_tracking_uri.startswith(("http://", "https://"))
