@@ -1,0 +1,160 @@
+"""Champion → BentoML model store → Bento `mlstack:v<version>`; each step reuses what exists.
+
+The Bento is the one deployable artifact: it carries the model, the code of mlstack_core and
+mlstack_serving, pinned requirements and, as a Bento argument, the exact model tag it serves.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version as installed_version
+from pathlib import Path
+
+from mlstack_core.registry import ModelRegistry, VersionInfo
+from mlstack_core.settings import Settings
+from mlstack_serving.home import use_bentoml_home
+
+log = logging.getLogger(__name__)
+
+BENTO_NAME = "mlstack"
+SERVICE = "mlstack_serving.service:Mlstack"
+SOURCE_PACKAGES = ("mlstack_core", "mlstack_serving")
+REQUIREMENTS = (
+    "bentoml",
+    "mlflow",
+    "scikit-learn",
+    "skops",
+    "pandas",
+    "numpy",
+    "scipy",
+    "pydantic",
+    "pydantic-settings",
+    "sqlalchemy",
+    "pandera",
+    "pyyaml",
+    "rich",
+    "typer",
+    "psycopg",
+    "psycopg-binary",
+)
+
+
+def model_tag(settings: Settings, version: int) -> str:
+    return f"{settings.model_name}:v{version}"
+
+
+def bento_tag(version: int) -> str:
+    return f"{BENTO_NAME}:v{version}"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    version: int
+    model_tag: str
+    bento_tag: str
+    model_reused: bool
+    bento_reused: bool
+    bento_path: str
+
+
+class ModelImporter:
+    """Copies a registry version into the BentoML model store, labelled with its origin."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.registry = ModelRegistry(settings)
+        use_bentoml_home(settings.bentoml_home)
+
+    def ensure(self, info: VersionInfo) -> tuple[str, bool]:
+        """The model's tag in the store, and whether it was already there."""
+        import bentoml
+        import mlflow
+        from bentoml.exceptions import NotFound
+
+        tag = model_tag(self.settings, info.version)
+        try:
+            return str(bentoml.models.get(tag).tag), True
+        except NotFound:
+            pass
+        mlflow.set_tracking_uri(self.settings.mlflow_tracking_uri)
+        mlflow.set_registry_uri(self.settings.mlflow_tracking_uri)
+        run = self.registry.client.get_run(info.run_id)
+        trained_at = datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC).isoformat()
+        stored = bentoml.mlflow.import_model(
+            tag,
+            info.uri,
+            labels={
+                "registered_name": info.name,
+                "registry_version": str(info.version),
+                "run_id": info.run_id,
+            },
+            metadata={"trained_at": trained_at, "metrics": json.dumps(run.data.metrics)},
+        )
+        log.info("imported %s as %s", info.uri, stored.tag)
+        return str(stored.tag), False
+
+    def ensure_champion(self) -> str:
+        tag, _ = self.ensure(self.registry.require_champion())
+        return tag
+
+
+class BentoBuilder:
+    """Builds (or finds) the Bento for the current champion."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.importer = ModelImporter(settings)
+
+    def _stage(self, folder: Path) -> None:
+        """Copy the two packages' sources into the build context (the Bento needs no wheel)."""
+        import importlib
+
+        for name in SOURCE_PACKAGES:
+            source = Path(importlib.import_module(name).__file__ or "").parent
+            shutil.copytree(
+                source, folder / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
+
+    def build(self) -> BuildResult:
+        import bentoml
+        from bentoml.exceptions import NotFound
+
+        champion = self.importer.registry.require_champion()
+        tag, model_reused = self.importer.ensure(champion)
+        wanted = bento_tag(champion.version)
+        try:
+            bento = bentoml.get(wanted)
+            return BuildResult(
+                champion.version, tag, str(bento.tag), model_reused, True, str(bento.path)
+            )
+        except NotFound:
+            pass
+        with tempfile.TemporaryDirectory(prefix="mlstack-bento-") as tmp:
+            context = Path(tmp)
+            self._stage(context)
+            bento = bentoml.bentos.build(
+                SERVICE,
+                name=BENTO_NAME,
+                version=wanted.split(":", 1)[1],
+                build_ctx=str(context),
+                include=[f"{name}/**" for name in SOURCE_PACKAGES],
+                labels={
+                    "registered_name": champion.name,
+                    "registry_version": str(champion.version),
+                    "run_id": champion.run_id,
+                },
+                args={"model_tag": tag},
+                python={
+                    "packages": [f"{n}=={installed_version(n)}" for n in REQUIREMENTS],
+                    "lock_packages": False,
+                },
+            )
+        log.info("built %s", bento.tag)
+        return BuildResult(
+            champion.version, tag, str(bento.tag), model_reused, False, str(bento.path)
+        )

@@ -1,0 +1,138 @@
+"""The BentoML service: typed `/predict` with adaptive batching, `/feedback`, `/metadata`.
+
+The request types are generated at import from the contract of the model being served (the
+model tag comes from the Bento's arguments; from source, the champion is imported first). A
+prediction is answered only after its batch is committed to the prediction store, so every
+200 is logged.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+import bentoml
+from pydantic import BaseModel, Field
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from mlstack_core.settings import load_settings
+from mlstack_core.store import PredictionRecord, PredictionStore
+from mlstack_serving import metrics
+from mlstack_serving.build import ModelImporter
+from mlstack_serving.guard import RequestGuard
+from mlstack_serving.model import MLFLOW_FOLDER, ModelCard, ServedModel
+from mlstack_serving.schema import (
+    FeedbackResult,
+    ModelMetadata,
+    PredictionOut,
+    actual_type,
+    record_type,
+)
+
+SETTINGS = load_settings()
+
+
+def _model_tag() -> str:
+    """The tag this process serves: the Bento's argument, else the registry's champion."""
+    tag = getattr(bentoml.use_arguments(), "model_tag", None)
+    return str(tag) if tag else ModelImporter(SETTINGS).ensure_champion()
+
+
+CARD = ModelCard.from_store(_model_tag())
+Record = record_type(CARD.spec)
+Records = Annotated[list[Record], Field(min_length=1, max_length=SETTINGS.max_records)]  # type: ignore[valid-type]
+Actual = actual_type(CARD.spec)
+METADATA = ModelMetadata(
+    name=CARD.name,
+    version=CARD.version,
+    run_id=CARD.run_id,
+    trained_at=CARD.trained_at,
+    task=CARD.spec.task,
+    classes=list(CARD.spec.classes),
+    metrics=CARD.metrics,
+    bento_model=CARD.tag,
+    max_records=SETTINGS.max_records,
+    input_schema=Record.model_json_schema(),
+).model_dump(mode="json")
+
+
+class MlstackService:
+    """Serves one model version; its API is typed from that version's contract."""
+
+    bento_model = bentoml.models.BentoModel(CARD.tag)
+
+    def __init__(self) -> None:
+        settings = load_settings()
+        self.version = CARD.version
+        self.model = ServedModel(Path(self.bento_model.path_of(MLFLOW_FOLDER)), CARD.spec)
+        self.store = PredictionStore(settings.store_url)
+        self.store.migrate()
+
+    @bentoml.api(  # type: ignore[untyped-decorator]
+        batchable=True,
+        max_batch_size=max(SETTINGS.max_records, 2),
+        max_latency_ms=SETTINGS.batch_max_latency_ms,
+    )
+    def predict(self, records: Records) -> list[PredictionOut]:
+        """Predict every record; the answer comes after the whole batch is committed."""
+        rows: list[BaseModel] = list(records)
+        started = time.perf_counter()
+        outputs = self.model.predict(self.model.frame(rows))
+        model_seconds = time.perf_counter() - started
+        logged = [
+            PredictionRecord(
+                model_version=self.version,
+                inputs=row.model_dump(),
+                prediction=str(out.prediction),
+                prediction_value=out.prediction_value,
+                probabilities=out.probabilities,
+                latency_ms=model_seconds * 1000,
+            )
+            for row, out in zip(rows, outputs, strict=True)
+        ]
+        written = time.perf_counter()
+        self.store.write(logged)
+        metrics.store_write_latency.observe(time.perf_counter() - written)
+        metrics.prediction_latency.labels(model_version=self.version).observe(model_seconds)
+        metrics.predictions_total.labels(model_version=self.version).inc(len(logged))
+        metrics.batch_size.observe(len(logged))
+        return [
+            PredictionOut(
+                prediction_id=record.id,
+                prediction=out.prediction,
+                model_version=self.version,
+                probabilities=out.probabilities,
+            )
+            for record, out in zip(logged, outputs, strict=True)
+        ]
+
+    @bentoml.api  # type: ignore[untyped-decorator]
+    def feedback(self, prediction_id: UUID, actual: Actual, ctx: bentoml.Context) -> FeedbackResult:  # type: ignore[valid-type]
+        """Record the ground truth of an earlier prediction; 404 when the id is unknown."""
+        value = None if CARD.spec.is_classification else float(actual)
+        if self.store.add_feedback(str(prediction_id), str(actual), value):
+            return FeedbackResult(prediction_id=prediction_id, recorded=True)
+        ctx.response.status_code = 404
+        return FeedbackResult(
+            prediction_id=prediction_id,
+            recorded=False,
+            error=f"unknown prediction_id {prediction_id}: no such prediction in the store",
+        )
+
+
+async def _metadata(_: Request) -> JSONResponse:
+    return JSONResponse(METADATA)
+
+
+def _metadata_app() -> Any:
+    return Starlette(routes=[Route("/metadata", _metadata, methods=["GET"])])
+
+
+Mlstack = bentoml.service(name="mlstack", workers=1, traffic={"timeout": 30})(MlstackService)
+Mlstack.mount_asgi_app(_metadata_app(), path="/")
+Mlstack.add_asgi_middleware(RequestGuard)
