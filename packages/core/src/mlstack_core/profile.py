@@ -66,9 +66,7 @@ class ReferenceProfile(BaseModel):
             target_distribution = {
                 f"q{int(q * 100):02d}": float(target.quantile(q)) for q in QUANTILES
             }
-        sample = frame[spec.feature_names].sample(
-            n=min(SAMPLE_ROWS, len(frame)), random_state=seed
-        )
+        sample = frame[spec.feature_names].sample(n=min(SAMPLE_ROWS, len(frame)), random_state=seed)
         records = sample.astype(object).where(sample.notna(), None).to_dict(orient="records")
         return cls(
             spec=spec,

@@ -79,7 +79,7 @@ class ModelRegistry:
         from mlflow import MlflowClient
         from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
 
-        MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.set("false")
+        MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.set("false")  # type: ignore[no-untyped-call]
         if self.settings.mlflow_tracking_uri.startswith("sqlite:"):
             self.settings.ensure_state_dir()
         uri = self.settings.mlflow_tracking_uri
@@ -175,7 +175,7 @@ class ModelRegistry:
     def rollback(self) -> VersionInfo:
         """Give the champion alias back to the version that held it before the current one."""
         current = self.require_champion()
-        stack = [v for v in self._stack()]
+        stack = self._stack()
         while stack and stack[-1] == current.version:
             stack.pop()
         if not stack:
@@ -220,5 +220,6 @@ class ModelRegistry:
 
     def holdout(self, info: VersionInfo) -> list[dict[str, Any]]:
         """Held-out rows of the version's training run, with the target: for simulated traffic."""
-        rows: list[dict[str, Any]] = json.loads(self._artifact_text(info.run_id, HOLDOUT_ARTIFACT))
+        document = json.loads(self._artifact_text(info.run_id, HOLDOUT_ARTIFACT))
+        rows: list[dict[str, Any]] = document["rows"]
         return rows

@@ -137,7 +137,7 @@ def load_settings() -> Settings:
     from pydantic import ValidationError
 
     try:
-        return Settings(_env_file=".env")  # type: ignore[call-arg]
+        return Settings(_env_file=".env")
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "MLSTACK_" + str(first["loc"][0]).upper() if first["loc"] else "MLSTACK_*"

@@ -57,7 +57,9 @@ class DatasetSpec(BaseModel):
                 if column == self.target:
                     raise ValueError(f"target column {column!r} is also listed under {group}")
                 if column in seen:
-                    raise ValueError(f"column {column!r} is listed under {seen[column]} and {group}")
+                    raise ValueError(
+                        f"column {column!r} is listed under {seen[column]} and {group}"
+                    )
                 seen[column] = group
         return self
 

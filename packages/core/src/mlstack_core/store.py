@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     String,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -166,7 +167,7 @@ class PredictionStore:
             ).first()
             if exists is None:
                 return False
-            conn.execute(Feedback.__table__.delete().where(Feedback.prediction_id == prediction_id))
+            conn.execute(delete(Feedback).where(Feedback.prediction_id == prediction_id))
             try:
                 conn.execute(
                     insert(Feedback).values(
@@ -198,4 +199,3 @@ class PredictionStore:
 
     def dispose(self) -> None:
         self.engine.dispose()
-

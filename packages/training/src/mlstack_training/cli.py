@@ -35,9 +35,9 @@ def _guarded(action: Callable[[Settings], T]) -> T:
     try:
         return action(load_settings())
     except MlstackError as exc:
-        err.print(f"[bold red]error:[/] {exc.cause}", highlight=False)
+        err.print(f"[bold red]error:[/] {exc.cause}", highlight=False, soft_wrap=True)
         if exc.hint:
-            err.print(f"[yellow]hint:[/] {exc.hint}", highlight=False)
+            err.print(f"[yellow]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
 
 
@@ -72,21 +72,28 @@ def train(
 
     def run(settings: Settings) -> None:
         with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-            console=err, transient=True,
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
         ) as progress:
             step = progress.add_task("Starting", total=None)
             result = TrainingJob(settings, lambda s: progress.update(step, description=s)).run(
                 request
             )
         table = Table(title=f"{settings.model_name} v{result.version}", show_header=False)
-        table.add_row("data", f"{request.data.name} ({result.spec.task}, target {result.spec.target})")
+        table.add_row(
+            "data", f"{request.data.name} ({result.spec.task}, target {result.spec.target})"
+        )
         table.add_row("run", result.run_id)
         for name, value in sorted(result.metrics.items()):
             marker = " (gate metric)" if name == result.primary else ""
             table.add_row(name, f"{value:.4f}{marker}")
-        verdict = "[green]promoted to champion[/]" if result.decision.promoted else (
-            "[yellow]not promoted (alias challenger)[/]"
+        verdict = (
+            "[green]promoted to champion[/]"
+            if result.decision.promoted
+            else ("[yellow]not promoted (alias challenger)[/]")
         )
         table.add_row("decision", verdict)
         table.add_row("why", result.decision.reason)

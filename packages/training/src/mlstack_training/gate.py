@@ -71,7 +71,9 @@ class PromotionGate:
     ) -> GateDecision:
         champion = self.registry.champion()
         if champion is None:
-            return GateDecision(True, "no champion yet: the first version becomes champion", None, None)
+            return GateDecision(
+                True, "no champion yet: the first version becomes champion", None, None
+            )
         name = self.metric.name
         challenger = challenger_scores.get(name)
         if challenger is None:
@@ -124,5 +126,9 @@ class PromotionGate:
             self.registry.promote(version, decision.reason)
         else:
             self.registry.set_challenger(version)
-        log.info("gate: v%s %s: %s", version, "promoted" if decision.promoted else "refused",
-                 decision.reason)
+        log.info(
+            "gate: v%s %s: %s",
+            version,
+            "promoted" if decision.promoted else "refused",
+            decision.reason,
+        )

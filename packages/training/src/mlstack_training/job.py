@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from importlib.metadata import version as installed_version
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
 
@@ -143,10 +143,13 @@ class TrainingJob:
         x = frame[spec.feature_names]
         y = frame[spec.target]
         stratify = None
-        if spec.is_classification and y.value_counts().min() >= 2:  # noqa: PLR2004
+        if spec.is_classification and y.value_counts().min() >= 2:
             stratify = y
         x_train, x_test, y_train, y_test = train_test_split(
-            x, y, test_size=self.settings.test_size, random_state=self.settings.seed,
+            x,
+            y,
+            test_size=self.settings.test_size,
+            random_state=self.settings.seed,
             stratify=stratify,
         )
         self.on_step("Training")
@@ -186,8 +189,8 @@ class TrainingJob:
         request: TrainingRequest,
     ) -> tuple[int, str, GateDecision]:
         import mlflow
-        import mlflow.data
         import mlflow.sklearn
+        from mlflow.data.pandas_dataset import from_pandas
         from mlflow.models import infer_signature
 
         spec, frame = data.spec, data.frame
@@ -195,8 +198,11 @@ class TrainingJob:
         experiment_id = self._experiment_id()
         with mlflow.start_run(experiment_id=experiment_id, run_name=spec.name) as run:
             mlflow.set_tags(
-                {"mlstack.dataset": spec.name, "mlstack.task": str(spec.task),
-                 "mlstack.target": spec.target}
+                {
+                    "mlstack.dataset": spec.name,
+                    "mlstack.task": str(spec.task),
+                    "mlstack.target": spec.target,
+                }
             )
             mlflow.log_params(
                 {
@@ -213,7 +219,7 @@ class TrainingJob:
             )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                dataset = mlflow.data.from_pandas(
+                dataset = from_pandas(
                     frame, source=str(data.source.resolve()), targets=spec.target, name=spec.name
                 )
             mlflow.log_input(dataset, context="training")
@@ -223,11 +229,12 @@ class TrainingJob:
                 pd.concat([x_train, y_train], axis=1), spec, seed=self.settings.seed
             )
             mlflow.log_dict(profile.model_dump(mode="json"), PROFILE_ARTIFACT)
-            mlflow.log_dict(
-                holdout_records(pd.concat([x_test, y_test], axis=1)), HOLDOUT_ARTIFACT
-            )
+            holdout = holdout_records(pd.concat([x_test, y_test], axis=1))
+            mlflow.log_dict({"rows": holdout}, HOLDOUT_ARTIFACT)
             self.on_step("Plotting")
-            mlflow.log_figure(performance_figure(model, x_test, y_test, spec), "plots/performance.png")
+            mlflow.log_figure(
+                performance_figure(model, x_test, y_test, spec), "plots/performance.png"
+            )
             figure, importance = importance_figure(model, x_test, y_test, self.settings.seed)
             mlflow.log_figure(figure, "plots/feature_importance.png")
             mlflow.log_dict(importance, "plots/feature_importance.json")
@@ -246,13 +253,17 @@ class TrainingJob:
             version = int(info.registered_model_version)
             self.registry.tag_version(
                 version,
-                {"mlstack.dataset": spec.name, "mlstack.task": str(spec.task),
-                 "mlstack.primary_metric": metric_name,
-                 "mlstack.data_digest": dataset.digest},
+                {
+                    "mlstack.dataset": spec.name,
+                    "mlstack.task": str(spec.task),
+                    "mlstack.primary_metric": metric_name,
+                    "mlstack.data_digest": dataset.digest,
+                },
             )
             self.on_step("Promotion gate")
-            gate = PromotionGate(self.registry, self.settings, primary_metric(
-                spec.task or "regression", metric_name))
+            gate = PromotionGate(
+                self.registry, self.settings, primary_metric(spec.task or "regression", metric_name)
+            )
             decision = gate.decide(spec, scores, x_test, y_test)
             gate.apply(version, decision)
             mlflow.set_tag("mlstack.gate.decision", "promoted" if decision.promoted else "refused")

@@ -49,10 +49,8 @@ def make_estimator(name: Estimator, classification: bool, seed: int) -> BaseEsti
 
 
 def build_pipeline(spec: DatasetSpec, estimator: Estimator, seed: int) -> Pipeline:
-    """One Pipeline object from raw feature columns to predictions, so serving needs nothing else."""
-    numeric = Pipeline(
-        [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
-    )
+    """One Pipeline from raw feature columns to predictions, so serving needs nothing else."""
+    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
     categorical = Pipeline(
         [
             ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)),

@@ -1,0 +1,60 @@
+"""Promotion, rollback and alias history against a real MLflow SQLite registry."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from mlstack_core.errors import ModelNotFoundError, RegistryError
+from mlstack_core.registry import ModelRegistry
+from mlstack_core.settings import Settings
+
+
+def register_versions(settings: Settings, count: int) -> ModelRegistry:
+    registry = ModelRegistry(settings)
+    client: MlflowClient = registry.client
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    experiment = client.create_experiment("t", artifact_location=settings.artifact_root.as_uri())
+    client.create_registered_model(settings.model_name)
+    for _ in range(count):
+        run = client.create_run(experiment)
+        client.create_model_version(settings.model_name, run.info.artifact_uri, run.info.run_id)
+    return registry
+
+
+def test_no_champion_is_a_clear_error(settings: Settings) -> None:
+    registry = ModelRegistry(settings)
+    assert registry.champion() is None
+    with pytest.raises(ModelNotFoundError) as caught:
+        registry.require_champion()
+    assert "invoke train --seed-sample" in caught.value.hint
+
+
+def test_promote_and_rollback_follow_the_history(settings: Settings) -> None:
+    registry = register_versions(settings, 3)
+    registry.promote(1, "first")
+    registry.set_challenger(2)
+    registry.promote(2, "better")
+    assert registry.require_champion().version == 2
+    assert registry.version(2).aliases == ("champion",)
+    registry.promote(3, "even better")
+    assert registry.rollback().version == 2
+    assert registry.rollback().version == 1
+    with pytest.raises(RegistryError, match="no earlier champion"):
+        registry.rollback()
+    actions = [(e.action, e.version, e.previous) for e in registry.history()]
+    assert actions == [
+        ("promote", 1, None),
+        ("promote", 2, 1),
+        ("promote", 3, 2),
+        ("rollback", 2, 3),
+        ("rollback", 1, 2),
+    ]
+
+
+def test_unknown_version_is_refused(settings: Settings) -> None:
+    registry = register_versions(settings, 1)
+    with pytest.raises(RegistryError, match="has no version 7"):
+        registry.promote(7, "typo")
+    assert registry.champion() is None
