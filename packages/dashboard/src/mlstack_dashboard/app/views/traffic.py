@@ -1,0 +1,73 @@
+"""Traffic: requests per minute, latency over time and percentiles, what the model predicted."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from mlstack_dashboard import ui
+from mlstack_dashboard.monitoring import bucket_seconds
+
+st.title("Traffic")
+settings = ui.settings()
+monitor = ui.monitor()
+window = ui.window_picker(settings)
+since = monitor.since(window)
+reader = monitor.reader
+
+totals = reader.totals(since)
+if totals.predictions == 0:
+    ui.no_predictions(window)
+    st.stop()
+
+width = bucket_seconds(window)
+buckets = pd.DataFrame(
+    [
+        {
+            "time": b.start,
+            "requests per minute": b.requests * 60 / width,
+            "mean latency (ms)": b.mean_latency_ms,
+            "max latency (ms)": b.max_latency_ms,
+        }
+        for b in reader.traffic(since, width)
+    ]
+)
+latency = reader.latency(since)
+a, b, c, d = st.columns(4)
+a.metric(f"Predictions ({window} min)", f"{totals.predictions:,}")
+b.metric("p50 latency", f"{latency.p50_ms:.1f} ms")
+c.metric("p95 latency", f"{latency.p95_ms:.1f} ms")
+d.metric("p99 latency", f"{latency.p99_ms:.1f} ms")
+
+st.plotly_chart(
+    px.bar(buckets, x="time", y="requests per minute", title="Requests per minute"),
+    use_container_width=True,
+)
+st.plotly_chart(
+    px.line(
+        buckets, x="time", y=["mean latency (ms)", "max latency (ms)"], title="Latency over time"
+    ),
+    use_container_width=True,
+)
+histogram = pd.DataFrame(latency.histogram, columns=["latency (ms)", "predictions"])
+st.plotly_chart(
+    px.bar(histogram, x="latency (ms)", y="predictions", title="Latency distribution"),
+    use_container_width=True,
+)
+
+st.subheader("Predictions")
+champion = monitor.champion()
+regression = champion.info is not None and monitor.profile(champion.info).spec.task == "regression"
+if regression:
+    values = pd.DataFrame(reader.value_histogram(since), columns=["low", "high", "count"])
+    values["prediction"] = (values["low"] + values["high"]) / 2
+    chart = px.bar(values, x="prediction", y="count", title="Predicted values")
+else:
+    labels = pd.DataFrame(reader.label_counts(since), columns=["prediction", "count"])
+    chart = px.bar(labels, x="prediction", y="count", title="Predicted labels")
+st.plotly_chart(chart, use_container_width=True)
+st.dataframe(
+    pd.DataFrame(reader.versions(since), columns=["model version", "predictions"]),
+    hide_index=True,
+)

@@ -1,0 +1,170 @@
+"""`mlstack-monitor`: check the live model (exit 1 on alert), simulate traffic, run the app."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+from mlstack_core.errors import MlstackError
+from mlstack_core.logging import setup_logging
+from mlstack_core.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from mlstack_dashboard.monitoring import MonitoringReport
+
+app = typer.Typer(
+    help="Monitor the served model: drift, latency, live quality and alerts.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _guarded(action: Callable[[Settings], T]) -> T:
+    """Run with settings; a MlstackError becomes `error: cause` + `hint:` and its exit code."""
+    setup_logging("WARNING")
+    try:
+        return action(load_settings())
+    except MlstackError as exc:
+        err.print(f"[bold red]error:[/] {exc.cause}", highlight=False)
+        if exc.hint:
+            err.print(f"[yellow]hint:[/] {exc.hint}", highlight=False)
+        sys.exit(exc.exit_code)
+
+
+@app.command()
+def check(
+    window: Annotated[
+        int | None,
+        typer.Option(min=1, help="Minutes to look back (MLSTACK_MONITOR_WINDOW_MINUTES)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Print the monitoring report; exit 0 when healthy, 1 when an alert fires."""
+    from mlstack_dashboard.alerts import post_webhook
+    from mlstack_dashboard.monitoring import Monitor
+
+    def run(settings: Settings) -> MonitoringReport:
+        monitor = Monitor(settings)
+        try:
+            report = monitor.report(window)
+        finally:
+            monitor.close()
+        if report.alerts and settings.alert_webhook_url:
+            post_webhook(settings.alert_webhook_url, report.to_json())
+        return report
+
+    report = _guarded(run)
+    if as_json:
+        console.print_json(report.to_json())
+    else:
+        _print_report(report)
+    raise typer.Exit(0 if report.healthy else 1)
+
+
+def _print_report(report: MonitoringReport) -> None:
+    champion = (
+        f"v{report.champion_version}"
+        if report.champion_version
+        else f"none ({report.champion_problem})"
+    )
+    console.print(
+        f"[bold]mlstack monitor[/]  window {report.window_minutes} min  champion {champion}"
+    )
+    lat = report.latency
+    console.print(
+        f"predictions {report.totals.predictions}  feedback {report.totals.feedback}  "
+        f"latency p50 {lat.p50_ms:.1f} ms  p95 {lat.p95_ms:.1f} ms  p99 {lat.p99_ms:.1f} ms"
+    )
+    if report.quality is not None and report.quality.live is not None:
+        reference = f"{report.quality.reference:.3f}" if report.quality.reference else "n/a"
+        console.print(
+            f"live {report.quality.metric} {report.quality.live:.3f} "
+            f"(offline {reference}, {report.quality.labelled} labelled)"
+        )
+    if report.drift is not None:
+        table = Table("feature", "kind", "test", "p-value", "drifted", title="Drift")
+        for f in report.drift.features:
+            table.add_row(
+                f.name, f.kind, f.method, f"{f.p_value:.2e}", "[red]yes[/]" if f.drifted else "no"
+            )
+        console.print(table)
+    elif report.drift_reason:
+        console.print(f"drift: not checked ({report.drift_reason})", highlight=False)
+    if report.healthy:
+        console.print("[green]healthy[/]: no alert fired")
+    for alert in report.alerts:
+        console.print(f"[bold red]ALERT[/] {alert.rule}: {alert.message}", highlight=False)
+
+
+@app.command()
+def simulate(
+    requests: Annotated[
+        int, typer.Option("-n", "--requests", min=1, help="Requests to send.")
+    ] = 200,
+    drift: Annotated[bool, typer.Option(help="Shift a few features away from training.")] = False,
+    feedback_share: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of answers that get ground truth.")
+    ] = 0.5,
+    seed: Annotated[int, typer.Option(help="Random seed for the replayed rows.")] = 0,
+) -> None:
+    """Send realistic requests (held-out rows of the champion) and feedback to the API."""
+    from mlstack_dashboard.simulate import SimulationResult, TrafficSimulator
+
+    def run(settings: Settings) -> SimulationResult:
+        simulator = TrafficSimulator(settings)
+        try:
+            with Progress(
+                *Progress.get_default_columns()[:1],
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+            ) as progress:
+                bar = progress.add_task("Sending requests", total=requests)
+                return simulator.run(
+                    requests,
+                    drift=drift,
+                    feedback_share=feedback_share,
+                    seed=seed,
+                    on_progress=lambda done: progress.update(bar, completed=done),
+                )
+        finally:
+            simulator.close()
+
+    result = _guarded(run)
+    console.print(
+        f"sent {result.requests} requests: {result.predictions} predictions "
+        f"(model v{result.model_version}), {result.feedback} feedback, {result.failed} failed, "
+        f"in {result.seconds:.1f} s"
+    )
+    if result.shifted:
+        console.print(f"shifted features: {', '.join(result.shifted)}")
+    if result.first_error:
+        err.print(f"[yellow]first failure:[/] {result.first_error}", highlight=False)
+    if result.failed == result.requests:
+        raise typer.Exit(1)
+    console.print("see it with `uv run invoke dashboard` or `uv run invoke monitor`")
+
+
+@app.command()
+def dashboard(
+    port: Annotated[int | None, typer.Option(help="Port (MLSTACK_DASHBOARD_PORT).")] = None,
+) -> None:
+    """Run the Streamlit dashboard on 127.0.0.1, headless."""
+    from mlstack_dashboard.app import streamlit_command
+
+    settings = _guarded(lambda s: s)
+    completed = subprocess.run(streamlit_command(settings, port), check=False)
+    raise typer.Exit(completed.returncode)
