@@ -72,7 +72,36 @@ def typecheck(c: Context) -> None:
     c.run("mypy packages/*/src")
 
 
-@task(help={"session": "Run one nox session (e.g. tests-3.11(package='core'), e2e)."})
+@task
+def system_deps(c: Context) -> None:
+    """Install the system packages the tests need (Chromium), if missing."""
+    c.run("bash scripts/system-deps.sh")
+
+
+@task(
+    pre=[system_deps],
+    help={
+        "session": "Run one nox session, e.g. lint, typecheck, e2e or \"tests(package='core')\"."
+    },
+)
 def test(c: Context, session: str | None = None) -> None:
     """Lint, typecheck, each package's tests in its own environment, then end-to-end tests."""
     c.run("nox" + _opt("--session", session))
+
+
+@task
+def build(c: Context) -> None:
+    """Import the champion into the BentoML store and build the Bento `mlstack:v<version>`."""
+    c.run("mlstack-serve build")
+
+
+@task(help={"reload": "Serve the service from source with hot reload (development)."})
+def serve(c: Context, reload: bool = False) -> None:
+    """Serve the latest Bento on MLSTACK_API_HOST:MLSTACK_API_PORT."""
+    c.run("mlstack-serve serve" + (" --reload" if reload else ""), pty=False)
+
+
+@task(help={"seconds": "Duration of each timed load (default 10)."})
+def bench(c: Context, seconds: int = 10) -> None:
+    """Benchmark the mlstack Bento against `mlflow models serve` (32 and 4 connections, wrk)."""
+    c.run(f"python benchmarks/serving_bench.py --seconds {int(seconds)}")

@@ -19,7 +19,8 @@ from mlstack_core.errors import ConfigError
 Profile = Literal["local", "docker", "production"]
 
 DOCKER_TRACKING_URI = "http://mlflow:5000"
-DOCKER_PREDICTION_STORE_URL = "postgresql+psycopg://mlstack:mlstack@postgres:5432/mlstack"
+# The compose file creates this throwaway database user; production sets its own URL.
+DOCKER_PREDICTION_STORE_URL = "postgresql+psycopg://mlstack:mlstack@postgres:5432/mlstack"  # pragma: allowlist secret
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,55 @@
+"""Test sessions. Each package's tests run in an environment holding only that package (and the
+test tools), which proves it declares its own dependencies. Versions come from uv.lock."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "typecheck", "tests", "e2e"]
+nox.options.error_on_external_run = True
+
+PACKAGES = ["core", "training", "serving", "dashboard"]
+
+
+def sync(session: nox.Session, *selection: str) -> None:
+    """Install exactly the locked versions of `selection` (plus the dev group) into the session."""
+    session.run_install(
+        "uv",
+        "sync",
+        "--frozen",
+        "--group",
+        "dev",
+        *selection,
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location, "UV_COMPILE_BYTECODE": "1"},
+        external=True,
+    )
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """The pre-commit hooks over every file: ruff, format, yaml/toml checks, secret scan."""
+    sync(session, "--only-group", "dev")
+    session.run("pre-commit", "run", "--all-files", "--show-diff-on-failure")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy strict over every package's source."""
+    sync(session, "--all-packages")
+    session.run("mypy", *(f"packages/{p}/src" for p in PACKAGES))
+
+
+@nox.session
+@nox.parametrize("package", PACKAGES)
+def tests(session: nox.Session, package: str) -> None:
+    """One package's own tests, with only that package installed."""
+    sync(session, "--package", f"mlstack-{package}")
+    session.run("pytest", f"packages/{package}/tests", *session.posargs)
+
+
+@nox.session
+def e2e(session: nox.Session) -> None:
+    """Cross-package end-to-end tests: bootstrap, `invoke up`, the API and the dashboard."""
+    sync(session, "--all-packages")
+    session.run("pytest", "tests", "-m", "e2e", *session.posargs)
