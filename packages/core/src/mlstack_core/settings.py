@@ -20,7 +20,9 @@ Profile = Literal["local", "docker", "production"]
 
 DOCKER_TRACKING_URI = "http://mlflow:5000"
 # The compose file creates this throwaway database user; production sets its own URL.
-DOCKER_PREDICTION_STORE_URL = "postgresql+psycopg://mlstack:mlstack@postgres:5432/mlstack"  # pragma: allowlist secret
+DOCKER_PREDICTION_STORE_URL = (
+    "postgresql+psycopg://mlstack:mlstack@postgres:5432/mlstack"  # pragma: allowlist secret
+)
 
 
 class Settings(BaseSettings):
