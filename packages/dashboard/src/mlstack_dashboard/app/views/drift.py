@@ -56,7 +56,7 @@ st.dataframe(
         ]
     ),
     hide_index=True,
-    use_container_width=True,
+    width="stretch",
 )
 if result.skipped:
     st.caption(f"Not tested (no values on one side): {', '.join(result.skipped)}")
@@ -99,4 +99,4 @@ def figure(feature: FeatureDrift) -> go.Figure:
 ordered = sorted(result.features, key=lambda f: (not f.drifted, f.p_value))
 columns = st.columns(2)
 for i, feature in enumerate(ordered[:MAX_PLOTS]):
-    columns[i % 2].plotly_chart(figure(feature), use_container_width=True)
+    columns[i % 2].plotly_chart(figure(feature), width="stretch")

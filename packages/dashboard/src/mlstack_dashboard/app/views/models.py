@@ -46,7 +46,7 @@ table = pd.DataFrame(
         for v in versions
     ]
 )
-st.dataframe(table, hide_index=True, use_container_width=True)
+st.dataframe(table, hide_index=True, width="stretch")
 primary = versions[0].tags.get("mlstack.primary_metric") or (names[0] if names else None)
 if primary and primary in table:
     chart = px.bar(
@@ -57,7 +57,7 @@ if primary and primary in table:
         title=f"{primary} by version (held-out data)",
     )
     chart.update_xaxes(type="category")
-    st.plotly_chart(chart, use_container_width=True)
+    st.plotly_chart(chart, width="stretch")
 
 st.subheader("Promotions and rollbacks")
 if history:
@@ -75,7 +75,7 @@ if history:
             ]
         ),
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
 else:
     st.info("No promotions recorded yet: `uv run invoke train` promotes when the gate passes")

@@ -62,8 +62,8 @@ if summary.reference is not None:
     chart.add_hline(
         y=summary.reference, line_dash="dash", annotation_text=f"offline {summary.reference:.3f}"
     )
-st.plotly_chart(chart, use_container_width=True)
+st.plotly_chart(chart, width="stretch")
 st.plotly_chart(
     px.bar(frame, x="time", y="labelled", title="Labelled predictions per bucket"),
-    use_container_width=True,
+    width="stretch",
 )

@@ -42,18 +42,18 @@ d.metric("p99 latency", f"{latency.p99_ms:.1f} ms")
 
 st.plotly_chart(
     px.bar(buckets, x="time", y="requests per minute", title="Requests per minute"),
-    use_container_width=True,
+    width="stretch",
 )
 st.plotly_chart(
     px.line(
         buckets, x="time", y=["mean latency (ms)", "max latency (ms)"], title="Latency over time"
     ),
-    use_container_width=True,
+    width="stretch",
 )
 histogram = pd.DataFrame(latency.histogram, columns=["latency (ms)", "predictions"])
 st.plotly_chart(
     px.bar(histogram, x="latency (ms)", y="predictions", title="Latency distribution"),
-    use_container_width=True,
+    width="stretch",
 )
 
 st.subheader("Predictions")
@@ -66,7 +66,7 @@ if regression:
 else:
     labels = pd.DataFrame(reader.label_counts(since), columns=["prediction", "count"])
     chart = px.bar(labels, x="prediction", y="count", title="Predicted labels")
-st.plotly_chart(chart, use_container_width=True)
+st.plotly_chart(chart, width="stretch")
 st.dataframe(
     pd.DataFrame(reader.versions(since), columns=["model version", "predictions"]),
     hide_index=True,
