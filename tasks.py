@@ -141,3 +141,75 @@ def simulate_traffic(
 def dashboard(c: Context, port: int | None = None) -> None:
     """The Streamlit monitoring dashboard alone, on 127.0.0.1, headless."""
     c.run("mlstack-monitor dashboard" + _opt("--port", port), pty=False)
+
+
+@task
+def build(c: Context) -> None:
+    """Import the champion into the BentoML store and build the Bento `mlstack:v<version>`."""
+    c.run("mlstack-serve build")
+
+
+@task(help={"reload": "Serve the service from source with hot reload (development)."})
+def serve(c: Context, reload: bool = False) -> None:
+    """Serve the latest Bento on MLSTACK_API_HOST:MLSTACK_API_PORT."""
+    c.run("mlstack-serve serve" + (" --reload" if reload else ""), pty=False)
+
+
+@task(help={"seconds": "Duration of each timed load (default 10)."})
+def bench(c: Context, seconds: int = 10) -> None:
+    """Benchmark the mlstack Bento against `mlflow models serve` (32 and 4 connections, wrk)."""
+    c.run(f"python benchmarks/serving_bench.py --seconds {int(seconds)}")
+
+
+@task(
+    help={
+        "window": "Minutes to look back (default MLSTACK_MONITOR_WINDOW_MINUTES).",
+        "json": "Print the report as JSON.",
+    }
+)
+def monitor(c: Context, window: int | None = None, json: bool = False) -> None:
+    """Drift, latency and live quality of the served model; exit 1 when an alert fires."""
+    c.run("mlstack-monitor check" + _opt("--window", window) + (" --json" if json else ""))
+
+
+@task(
+    help={
+        "n": "Number of requests (each 1-5 records).",
+        "drift": "Shift a few features away from the training distribution.",
+        "feedback_share": "Share of answers that get ground truth (default 0.5).",
+    }
+)
+def simulate_traffic(
+    c: Context, n: int = 200, drift: bool = False, feedback_share: float | None = None
+) -> None:
+    """Replay the champion's held-out rows against the API, with feedback for a share."""
+    c.run(
+        f"mlstack-monitor simulate -n {int(n)}"
+        + (" --drift" if drift else "")
+        + _opt("--feedback-share", feedback_share),
+        pty=False,
+    )
+
+
+@task(help={"port": "Port (default MLSTACK_DASHBOARD_PORT)."})
+def dashboard(c: Context, port: int | None = None) -> None:
+    """The Streamlit monitoring dashboard alone, on 127.0.0.1, headless."""
+    c.run("mlstack-monitor dashboard" + _opt("--port", port), pty=False)
+
+
+@task
+def build(c: Context) -> None:
+    """Import the champion into the BentoML store and build the Bento `mlstack:v<version>`."""
+    c.run("mlstack-serve build")
+
+
+@task(help={"reload": "Serve the service from source with hot reload (development)."})
+def serve(c: Context, reload: bool = False) -> None:
+    """Serve the latest Bento on MLSTACK_API_HOST:MLSTACK_API_PORT."""
+    c.run("mlstack-serve serve" + (" --reload" if reload else ""), pty=False)
+
+
+@task(help={"seconds": "Duration of each timed load (default 10)."})
+def bench(c: Context, seconds: int = 10) -> None:
+    """Benchmark the mlstack Bento against `mlflow models serve` (32 and 4 connections, wrk)."""
+    c.run(f"python benchmarks/serving_bench.py --seconds {int(seconds)}")
