@@ -141,21 +141,3 @@ def simulate_traffic(
 def dashboard(c: Context, port: int | None = None) -> None:
     """The Streamlit monitoring dashboard alone, on 127.0.0.1, headless."""
     c.run("mlstack-monitor dashboard" + _opt("--port", port), pty=False)
-
-
-@task
-def build(c: Context) -> None:
-    """Import the champion into the BentoML store and build the Bento `mlstack:v<version>`."""
-    c.run("mlstack-serve build")
-
-
-@task(help={"reload": "Serve the service from source with hot reload (development)."})
-def serve(c: Context, reload: bool = False) -> None:
-    """Serve the latest Bento on MLSTACK_API_HOST:MLSTACK_API_PORT."""
-    c.run("mlstack-serve serve" + (" --reload" if reload else ""), pty=False)
-
-
-@task(help={"seconds": "Duration of each timed load (default 10)."})
-def bench(c: Context, seconds: int = 10) -> None:
-    """Benchmark the mlstack Bento against `mlflow models serve` (32 and 4 connections, wrk)."""
-    c.run(f"python benchmarks/serving_bench.py --seconds {int(seconds)}")
