@@ -182,7 +182,7 @@ def register(settings: Settings, frame: pd.DataFrame, holdout: pd.DataFrame) -> 
         mlflow.log_dict(SPEC.model_dump(mode="json"), SPEC_ARTIFACT)
         profile = ReferenceProfile.from_frame(frame, SPEC, seed=0)
         mlflow.log_dict(profile.model_dump(mode="json"), PROFILE_ARTIFACT)
-        mlflow.log_dict(holdout_records(holdout), HOLDOUT_ARTIFACT)
+        mlflow.log_dict({"rows": holdout_records(holdout)}, HOLDOUT_ARTIFACT)
         logged = mlflow.sklearn.log_model(
             sk_model=model,
             name="model",

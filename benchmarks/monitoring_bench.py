@@ -1,0 +1,265 @@
+"""Monitoring at scale: fill a prediction store with N predictions, time every dashboard page.
+
+The store gets `--rows` predictions (default 1,000,000) spread uniformly over the last 24 hours,
+with 12 features shaped like the seed sample, and ground truth for `--feedback-share` of them.
+A champion is registered in a local MLflow store with a reference profile, so the pages run
+exactly as in production. Each page is rendered with Streamlit's AppTest for two windows: the
+default 60 minutes and 24 hours (every row in the window); the SQL queries behind the pages are
+timed on their own as well. Prints a table and one JSON line.
+
+    uv run python benchmarks/monitoring_bench.py [--rows 1000000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import insert
+
+NUMERIC = (
+    "age",
+    "tenure_months",
+    "monthly_charges",
+    "total_charges",
+    "support_calls",
+    "devices",
+    "days_since_last_login",
+)
+CATEGORICAL = {
+    "contract": ("month-to-month", "one-year", "two-year"),
+    "internet_service": ("dsl", "fiber", "none"),
+    "payment_method": ("bank-transfer", "credit-card", "electronic-check", "mailed-check"),
+    "paperless_billing": ("no", "yes"),
+    "region": ("east", "north", "south", "west"),
+}
+PAGES = ("overview", "models", "traffic", "drift", "quality")
+WINDOWS = (60, 1440)
+BATCH = 50_000
+POOL = 20_000
+
+
+def features(rows: int, rng: np.random.Generator) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            name: rng.normal(10 * (i + 1), 3 * (i + 1), rows).round(2)
+            for i, name in enumerate(NUMERIC)
+        }
+    )
+    for name, values in CATEGORICAL.items():
+        frame[name] = rng.choice(values, rows)
+    frame["churned"] = rng.choice(("no", "yes"), rows, p=(0.7, 0.3))
+    return frame
+
+
+def register_champion(home: Path, reference: pd.DataFrame) -> None:
+    """A registered version with the artifacts monitoring reads (spec, profile, metrics)."""
+    import mlflow
+
+    from mlstack_core.profile import PROFILE_ARTIFACT, ReferenceProfile
+    from mlstack_core.registry import SPEC_ARTIFACT, ModelRegistry
+    from mlstack_core.settings import Settings
+    from mlstack_core.spec import DatasetSpec
+
+    settings = Settings(home=home)
+    settings.ensure_state_dir()
+    spec = DatasetSpec(
+        name="bench",
+        target="churned",
+        task="binary",
+        numeric=NUMERIC,
+        categorical=tuple(CATEGORICAL),
+        classes=("no", "yes"),
+        categories={k: tuple(v) for k, v in CATEGORICAL.items()},
+    )
+    uri = settings.mlflow_tracking_uri
+    mlflow.set_tracking_uri(uri)
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.create_experiment(
+        "bench", artifact_location=settings.artifact_root.as_uri()
+    )
+    run = client.create_run(experiment)
+    client.log_metric(run.info.run_id, "accuracy", 0.8)
+    client.log_dict(run.info.run_id, spec.model_dump(mode="json"), SPEC_ARTIFACT)
+    profile = ReferenceProfile.from_frame(reference, spec, seed=0)
+    client.log_dict(run.info.run_id, profile.model_dump(mode="json"), PROFILE_ARTIFACT)
+    client.set_terminated(run.info.run_id)
+    client.create_registered_model(settings.model_name)
+    client.create_model_version(
+        settings.model_name, f"{run.info.artifact_uri}/model", run_id=run.info.run_id
+    )
+    ModelRegistry(settings).promote(1, "benchmark")
+
+
+def fill(url: str, rows: int, feedback_share: float, seed: int) -> float:
+    """Insert `rows` predictions (and feedback) in batches; returns the seconds it took."""
+    from mlstack_core.store import Feedback, Prediction, PredictionStore
+
+    rng = np.random.default_rng(seed)
+    pick = random.Random(seed)
+    pool = features(POOL, rng)
+    inputs = pool[[*NUMERIC, *CATEGORICAL]].to_dict(orient="records")
+    labels = pool["churned"].tolist()
+    store = PredictionStore(url)
+    store.migrate()
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    with store.engine.begin() as conn:
+        for offset in range(0, rows, BATCH):
+            predictions: list[dict[str, Any]] = []
+            feedback: list[dict[str, Any]] = []
+            for _ in range(min(BATCH, rows - offset)):
+                i = pick.randrange(POOL)
+                at = now - timedelta(seconds=pick.random() * 86_400)
+                predicted = "yes" if pick.random() < 0.3 else "no"
+                key = str(uuid.uuid4())
+                predictions.append(
+                    {
+                        "id": key,
+                        "created_at": at,
+                        "model_version": "1",
+                        "inputs": inputs[i],
+                        "prediction": predicted,
+                        "prediction_value": None,
+                        "probabilities": {"no": 0.6, "yes": 0.4},
+                        "latency_ms": pick.lognormvariate(2.0, 0.5),
+                    }
+                )
+                if pick.random() < feedback_share:
+                    feedback.append(
+                        {
+                            "prediction_id": key,
+                            "received_at": at,
+                            "actual": labels[i],
+                            "actual_value": None,
+                        }
+                    )
+            conn.execute(insert(Prediction), predictions)
+            if feedback:
+                conn.execute(insert(Feedback), feedback)
+            print(f"\r  filled {offset + len(predictions):,} / {rows:,}", end="", file=sys.stderr)
+    print(file=sys.stderr)
+    store.dispose()
+    return time.perf_counter() - started
+
+
+def timed(action: Callable[[], object], repeat: int = 3) -> float:
+    """Median seconds of `repeat` runs (after the caller has warmed caches)."""
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        runs.append(time.perf_counter() - started)
+    return statistics.median(runs)
+
+
+def render(page: str) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from mlstack_dashboard.app import VIEWS
+
+    app = AppTest.from_file(str(VIEWS / f"{page}.py"), default_timeout=120)
+    app.run()
+    if app.exception:
+        raise RuntimeError(f"page {page} failed: {app.exception[0].value}")
+
+
+def measure(window: int) -> dict[str, float]:
+    """Median timings of each query and each page for one look-back window."""
+    from mlstack_core.settings import load_settings
+    from mlstack_dashboard.monitoring import Monitor, bucket_seconds
+
+    os.environ["MLSTACK_MONITOR_WINDOW_MINUTES"] = str(window)
+    monitor = Monitor(load_settings())
+    since = monitor.since(window)
+    champion = monitor.champion()
+    width = bucket_seconds(window)
+    reader = monitor.reader
+    queries: dict[str, Callable[[], object]] = {
+        "q:totals": lambda: reader.totals(since),
+        "q:traffic": lambda: reader.traffic(since, width),
+        "q:latency": lambda: reader.latency(since),
+        "q:labels": lambda: reader.label_counts(since),
+        "q:versions": lambda: reader.versions(since),
+        "q:quality": lambda: reader.quality(since, width),
+        "q:drift": lambda: monitor.drift(window, champion),
+        "q:report": lambda: monitor.report(window),
+    }
+    row: dict[str, float] = {"rows_in_window": float(reader.totals(since).predictions)}
+    for name, action in queries.items():
+        action()
+        row[name] = timed(action)
+    for page in PAGES:
+        render(page)
+        row[f"page:{page}"] = timed(lambda page=page: render(page))
+    monitor.close()
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--feedback-share", type=float, default=0.2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", type=Path, help="Use (and keep) this state folder.")
+    args = parser.parse_args()
+
+    home = args.keep or Path(tempfile.mkdtemp(prefix="mlstack-monitoring-bench-"))
+    os.environ["MLSTACK_HOME"] = str(home)
+    for name in ("MLSTACK_TRACKING_URI", "MLSTACK_PREDICTION_STORE_URL"):
+        os.environ.pop(name, None)
+
+    from mlstack_core.settings import load_settings
+
+    settings = load_settings()
+    fill_seconds = None
+    if not (home / "predictions.db").exists():
+        register_champion(home, features(5000, np.random.default_rng(args.seed + 1)))
+        fill_seconds = fill(settings.store_url, args.rows, args.feedback_share, args.seed)
+    size_mb = (home / "predictions.db").stat().st_size / 1e6
+
+    results = {f"{window}min": measure(window) for window in WINDOWS}
+
+    names = [k for k in next(iter(results.values())) if k != "rows_in_window"]
+    header = f"{'measure (median of 3, s)':<28}" + "".join(f"{w:>16}" for w in results)
+    print(f"store: {args.rows:,} predictions, {size_mb:.0f} MB SQLite at {home}")
+    if fill_seconds is not None:
+        print(f"fill: {fill_seconds:.1f} s ({args.rows / fill_seconds:,.0f} rows/s)")
+    print(header)
+    print(
+        f"{'rows in window':<28}"
+        + "".join(f"{int(r['rows_in_window']):>16,}" for r in results.values())
+    )
+    for name in names:
+        print(f"{name:<28}" + "".join(f"{r[name]:>16.3f}" for r in results.values()))
+    slowest = max(r[k] for r in results.values() for k in r if k.startswith("page:"))
+    print(f"slowest page render: {slowest:.3f} s (target <= 2 s)")
+    print(
+        json.dumps(
+            {
+                "benchmark": "monitoring",
+                "rows": args.rows,
+                "store_mb": round(size_mb),
+                "fill_seconds": fill_seconds,
+                "windows": results,
+                "slowest_page_s": slowest,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
