@@ -76,14 +76,14 @@ class ServedModel:
         )
 
     def frame(self, records: list[BaseModel]) -> pd.DataFrame:
-        """Records as the frame the pipeline was fitted on (missing values as NaN)."""
-        rows = [r.model_dump() for r in records]
-        frame = pd.DataFrame(rows, columns=self.spec.feature_names)
-        for column in self.spec.numeric:
-            frame[column] = frame[column].astype(float)
-        for column in self.spec.categorical:
-            frame[column] = frame[column].astype(object).where(frame[column].notna(), np.nan)
-        return frame
+        """Records as the frame the pipeline was fitted on, column by column (missing = NaN)."""
+        columns: dict[str, np.ndarray[Any, Any]] = {}
+        for name in self.spec.numeric:
+            columns[name] = np.array([getattr(r, name) for r in records], dtype=float)
+        for name in self.spec.categorical:
+            values = [getattr(r, name) for r in records]
+            columns[name] = np.array([np.nan if v is None else v for v in values], dtype=object)
+        return pd.DataFrame(columns, columns=self.spec.feature_names)
 
     def _one_native_thread(self) -> None:
         """Run the pipeline on one OpenMP/BLAS thread in the calling thread.
