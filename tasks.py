@@ -59,6 +59,36 @@ def rollback(c: Context) -> None:
     c.run("mlstack-train rollback")
 
 
+@task(help={"detach": "Return once every service is healthy (stop with `invoke down`)."})
+def up(c: Context, detach: bool = False) -> None:
+    """Bootstrap a model if needed, then start MLflow UI, API and dashboard; Ctrl-C stops all."""
+    c.run("mlstack up" + (" --detach" if detach else ""), pty=False)
+
+
+@task
+def down(c: Context) -> None:
+    """Stop every service started by `invoke up`."""
+    c.run("mlstack down")
+
+
+@task
+def status(c: Context) -> None:
+    """Each service's URL and health (exit 3 when any is not healthy)."""
+    c.run("mlstack status")
+
+
+@task(help={"service": "mlflow, api or dashboard (default: all)", "lines": "Lines to show."})
+def logs(c: Context, service: str | None = None, lines: int = 40) -> None:
+    """The end of the services' logs."""
+    c.run("mlstack logs" + (f" {quote(service)}" if service else "") + f" --lines {int(lines)}")
+
+
+@task
+def mlflow(c: Context) -> None:
+    """The MLflow UI over the configured store, on 127.0.0.1:MLSTACK_MLFLOW_PORT."""
+    c.run("mlstack run mlflow", pty=False)
+
+
 @task
 def lint(c: Context) -> None:
     """ruff check and ruff format --check over the whole workspace."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,16 +24,30 @@ def record(version: str = "1", **kw: object) -> PredictionRecord:
     )
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> PredictionStore:
-    store = PredictionStore(f"sqlite:///{tmp_path / 'p.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PredictionStore]:
+    """The same tests on local SQLite (WAL) and on a real PostgreSQL server (production)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'p.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    store = PredictionStore(url)
     store.migrate()
-    yield store  # type: ignore[misc]
+    yield store
+    with store.engine.begin() as conn:
+        for table in ("feedback", "predictions", "mlstack_schema"):
+            conn.execute(text(f"DELETE FROM {table}"))
     store.dispose()
 
 
-def test_migrate_is_idempotent_and_uses_wal(store: PredictionStore) -> None:
+def test_migrate_is_idempotent(store: PredictionStore) -> None:
     assert store.migrate() == SCHEMA_VERSION
+    assert store.migrate() == SCHEMA_VERSION
+
+
+def test_sqlite_uses_wal(tmp_path: Path) -> None:
+    store = PredictionStore(f"sqlite:///{tmp_path / 'p.db'}")
+    store.migrate()
     with store.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
 
@@ -58,6 +73,7 @@ def test_feedback_needs_a_known_prediction(store: PredictionStore) -> None:
 def test_newer_schema_is_refused(store: PredictionStore) -> None:
     with store.engine.begin() as conn:
         conn.execute(text("INSERT INTO mlstack_schema VALUES (99, CURRENT_TIMESTAMP)"))
+
     with pytest.raises(ConfigError, match="newer than this code"):
         store.migrate()
 

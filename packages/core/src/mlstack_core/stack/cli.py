@@ -1,0 +1,334 @@
+"""`mlstack up|down|status|logs|run`: the whole local stack, one command, degraded not dead.
+
+`up` bootstraps what is missing (a champion trained on the seed sample, the champion's Bento),
+starts the MLflow UI, the API and the dashboard, waits for their health, and prints one table.
+A service that fails is reported with its reason and fix while the others keep running; the
+exit code is then DEGRADED.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mlstack_core.errors import MlstackError
+from mlstack_core.settings import Settings, load_settings
+from mlstack_core.stack.services import (
+    Service,
+    all_services,
+    api_service,
+    example_request,
+    predict_curl,
+    tool,
+)
+from mlstack_core.stack.supervisor import Outcome, Supervisor, is_healthy, stop_group
+
+DEGRADED = 3
+HEALTH_TIMEOUT = {"mlflow": 60.0, "api": 120.0, "dashboard": 60.0}
+
+app = typer.Typer(
+    help="Run the local mlstack: MLflow UI, prediction API and dashboard.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except MlstackError as exc:
+        err.print(f"[bold red]error:[/] {exc.cause}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+
+
+def _table(outcomes: list[Outcome]) -> Table:
+    table = Table(title="mlstack", title_justify="left")
+    for column in ("service", "URL", "status", "try first / fix"):
+        table.add_column(column, overflow="fold")
+    colour = {"healthy": "green", "failed": "red", "unhealthy": "yellow", "stopped": "dim"}
+    for outcome in outcomes:
+        status = f"[{colour[outcome.status]}]{outcome.status}[/]"
+        if outcome.detail:
+            status += f"\n{outcome.detail}"
+        action = outcome.service.try_first if outcome.status == "healthy" else outcome.fix
+        table.add_row(outcome.service.title, outcome.service.url, status, action)
+    return table
+
+
+def _report(outcomes: list[Outcome]) -> None:
+    """The table, then each problem on its own unwrapped lines (easy to read and to copy)."""
+    console.print(_table(outcomes))
+    for outcome in outcomes:
+        if outcome.status != "healthy":
+            console.print(
+                f"[red]✗[/] {outcome.service.title}: {outcome.status}"
+                + (f": {outcome.detail}" if outcome.detail else ""),
+                soft_wrap=True,
+                highlight=False,
+            )
+            if outcome.fix:
+                console.print(f"  fix: {outcome.fix}", soft_wrap=True, highlight=False)
+
+
+def _step(command: list[str], what: str) -> str | None:
+    """Run a bootstrap step in the foreground; the error line it printed, or None on success."""
+    console.print(f"[bold]{what}[/] ({Path(command[0]).name} {' '.join(command[1:])})")
+    done = subprocess.run(command, stderr=subprocess.PIPE, text=True, check=False)
+    if done.returncode == 0:
+        return None
+    sys.stderr.write(done.stderr)
+    lines = [ln.strip() for ln in done.stderr.splitlines() if ln.strip()]
+    cause = next((ln for ln in reversed(lines) if ln.startswith("error:")), "")
+    return cause or (lines[-1] if lines else f"exit code {done.returncode}")
+
+
+def _champion_version(settings: Settings) -> int | None:
+    from mlstack_core.registry import ModelRegistry
+
+    champion = ModelRegistry(settings).champion()
+    return champion.version if champion else None
+
+
+def bento_exists(settings: Settings, version: int) -> bool:
+    """Whether the Bento `mlstack:v<version>` is in the local BentoML store (no bentoml import)."""
+    return (settings.bentoml_home / "bentos" / "mlstack" / f"v{version}" / "bento.yaml").is_file()
+
+
+def _write_example(settings: Settings) -> None:
+    """A held-out row of the champion, without its target, as the body of the printed curl."""
+    from mlstack_core.registry import ModelRegistry
+
+    registry = ModelRegistry(settings)
+    champion = registry.require_champion()
+    target = registry.spec(champion).target
+    row = {k: v for k, v in registry.holdout(champion)[0].items() if k != target}
+    example_request(settings).write_text(json.dumps({"records": [row]}, indent=2) + "\n")
+
+
+class StackRun:
+    """One `up`: what was started by this process and how each service ended up."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.supervisor = Supervisor(settings)
+        self.started: dict[str, subprocess.Popen[bytes]] = {}
+        self.outcomes: dict[str, Outcome] = {}
+
+    def start(self, service: Service) -> None:
+        if not service.local:
+            self.outcomes[service.name] = self.supervisor.check(service)
+            return
+        if self.supervisor.running(service) is not None:
+            self.outcomes[service.name] = self.supervisor.check(service)
+            return
+        launched = self.supervisor.launch(service)
+        if isinstance(launched, Outcome):
+            self.outcomes[service.name] = launched
+        else:
+            self.started[service.name] = launched
+
+    def prepare_api(self, registry_ready: Callable[[], None]) -> Outcome | None:
+        """Bootstrap a champion and its Bento when missing; a failure outcome if that fails.
+
+        `registry_ready` runs once the registry's schema exists (the champion lookup creates
+        it), so the MLflow server can start alongside training and the build.
+        """
+        service = api_service(self.settings)
+        try:
+            champion = _champion_version(self.settings)
+        except MlstackError as exc:
+            registry_ready()
+            return Outcome(service, "failed", detail=exc.cause, fix=exc.hint)
+        registry_ready()
+        if champion is None:
+            cause = _step(
+                [tool("mlstack-train"), "train", "--seed-sample"],
+                "No champion yet: training one on the seed sample",
+            )
+            if cause:
+                return Outcome(
+                    service,
+                    "failed",
+                    detail=f"bootstrap training failed: {cause}",
+                    fix="fix the error above, then `uv run invoke up` again",
+                )
+            champion = _champion_version(self.settings)
+        with contextlib.suppress(MlstackError, OSError, KeyError, IndexError):
+            _write_example(self.settings)
+        if champion is not None and bento_exists(self.settings, champion):
+            return None
+        cause = _step([tool("mlstack-serve"), "build"], "Building the champion's Bento")
+        if cause:
+            return Outcome(
+                service,
+                "failed",
+                detail=f"Bento build failed: {cause}",
+                fix="see the error above; `uv run invoke build` retries it",
+            )
+        return None
+
+    def wait(self) -> list[Outcome]:
+        for name, process in self.started.items():
+            service = next(s for s in all_services(self.settings) if s.name == name)
+            self.outcomes[name] = self.supervisor.wait_healthy(
+                service, process, HEALTH_TIMEOUT[name]
+            )
+        order = [s.name for s in all_services(self.settings)]
+        return [self.outcomes[name] for name in order if name in self.outcomes]
+
+    def stop_started(self) -> None:
+        for name, process in self.started.items():
+            stop_group(process.pid)
+            self.supervisor.stop(next(s for s in all_services(self.settings) if s.name == name))
+
+
+@app.command()
+def up(
+    detach: Annotated[bool, typer.Option(help="Return once everything is healthy.")] = False,
+) -> None:
+    """Bootstrap what is missing, start every service, wait for health, print where they are."""
+    settings = _settings()
+    if settings.env == "local":
+        settings.ensure_state_dir()
+    began = time.perf_counter()
+    run = StackRun(settings)
+    services = {s.name: s for s in all_services(settings)}
+    run.start(services["dashboard"])
+    api_port_busy = run.supervisor.busy_port(services["api"])
+    if api_port_busy is not None and run.supervisor.running(services["api"]) is None:
+        run.outcomes["api"] = api_port_busy
+        run.start(services["mlflow"])
+    else:
+        failure = run.prepare_api(lambda: run.start(services["mlflow"]))
+        if failure is not None:
+            run.outcomes["api"] = failure
+        else:
+            run.start(services["api"])
+    outcomes = run.wait()
+    _report(outcomes)
+    if run.outcomes.get("api") and run.outcomes["api"].status == "healthy":
+        console.print(f"try: {predict_curl(settings)}", soft_wrap=True, highlight=False)
+    degraded = any(o.status != "healthy" for o in outcomes)
+    console.print(
+        f"ready in {time.perf_counter() - began:.1f} s"
+        + (
+            " — [yellow]degraded[/]: the services above that are not healthy need a fix"
+            if degraded
+            else ""
+        )
+    )
+    if detach:
+        console.print("`uv run invoke status` shows them, `uv run invoke down` stops them")
+        raise typer.Exit(DEGRADED if degraded else 0)
+    _supervise(run, degraded)
+
+
+def _supervise(run: StackRun, degraded: bool) -> None:
+    """Foreground: report services that die, stop everything on Ctrl-C or SIGTERM."""
+    stopping = False
+
+    def request_stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    console.print("Ctrl-C stops everything")
+    alive = dict(run.started)
+    while alive and not stopping:
+        for name, process in list(alive.items()):
+            if process.poll() is not None:
+                err.print(
+                    f"[red]{name} exited with code {process.returncode}[/]: "
+                    f"`uv run invoke logs {name}` shows why"
+                )
+                degraded = True
+                del alive[name]
+        time.sleep(0.5)
+    console.print("stopping…")
+    run.stop_started()
+    raise typer.Exit(DEGRADED if degraded else 0)
+
+
+@app.command()
+def down() -> None:
+    """Stop every service that `up` started (by their recorded process groups)."""
+    settings = _settings()
+    supervisor = Supervisor(settings)
+    for service in all_services(settings):
+        if service.local and supervisor.stop(service):
+            console.print(f"stopped {service.title} ({service.url})")
+    console.print("all mlstack services are stopped")
+
+
+@app.command()
+def status() -> None:
+    """Show each service's URL and health; exit 0 only when all are healthy."""
+    settings = _settings()
+    supervisor = Supervisor(settings)
+    outcomes = [supervisor.check(s) for s in all_services(settings)]
+    _report(outcomes)
+    raise typer.Exit(0 if all(o.status == "healthy" for o in outcomes) else DEGRADED)
+
+
+@app.command()
+def logs(
+    service: Annotated[str | None, typer.Argument(help="mlflow, api or dashboard")] = None,
+    lines: Annotated[int, typer.Option(help="How many lines from the end.")] = 40,
+) -> None:
+    """Print the end of a service's log (all services when none is named)."""
+    settings = _settings()
+    supervisor = Supervisor(settings)
+    names = [s.name for s in all_services(settings)]
+    if service is not None and service not in names:
+        err.print(f"[bold red]error:[/] unknown service {service!r} (one of {', '.join(names)})")
+        raise typer.Exit(2)
+    for name in [service] if service else names:
+        path = supervisor.log_path(name)
+        console.rule(f"{name}: {path}")
+        if not path.exists():
+            console.print("no log yet: the service has not been started", style="dim")
+            continue
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+        console.print("\n".join(tail), markup=False, highlight=False)
+
+
+@app.command()
+def run(service: Annotated[str, typer.Argument(help="mlflow, api or dashboard")]) -> None:
+    """Run one service in the foreground (what `invoke mlflow` does)."""
+    settings = _settings()
+    chosen = {s.name: s for s in all_services(settings)}.get(service)
+    if chosen is None:
+        err.print(f"[bold red]error:[/] unknown service {service!r}")
+        raise typer.Exit(2)
+    if not chosen.local:
+        console.print(
+            f"{chosen.title} is remote: {chosen.url} "
+            f"({'up' if is_healthy(chosen.health_url) else 'not answering'})"
+        )
+        raise typer.Exit(0)
+    busy = Supervisor(settings).busy_port(chosen)
+    if busy is not None:
+        err.print(f"[bold red]error:[/] {busy.detail}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]hint:[/] {busy.fix}", highlight=False, soft_wrap=True)
+        raise typer.Exit(DEGRADED)
+    if settings.env == "local":
+        settings.ensure_state_dir()
+    console.print(f"{chosen.title} on {chosen.url}")
+    raise typer.Exit(subprocess.call(chosen.command, env={**os.environ, **chosen.env}))

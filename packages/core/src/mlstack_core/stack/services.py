@@ -1,0 +1,121 @@
+"""What `invoke up` runs: each service's command, port, health endpoint and first thing to try.
+
+Commands are the packages' own CLIs from the same environment, so a service started here is
+exactly what `invoke serve`, `invoke dashboard` or `invoke mlflow` would start by hand.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlstack_core.settings import Settings
+
+
+def tool(name: str) -> str:
+    """A console script of this environment (the venv's bin), whatever PATH says."""
+    return str(Path(sys.executable).parent / name)
+
+
+@dataclass(frozen=True)
+class Service:
+    """One long-running process of the stack and how to tell that it is up."""
+
+    name: str
+    title: str
+    command: list[str]
+    host: str
+    port: int
+    health_path: str
+    port_setting: str
+    try_first: str
+    env: dict[str, str] = field(default_factory=dict)
+    remote_url: str | None = None
+
+    @property
+    def url(self) -> str:
+        return self.remote_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def health_url(self) -> str:
+        return f"{self.url.rstrip('/')}{self.health_path}"
+
+    @property
+    def local(self) -> bool:
+        return self.remote_url is None
+
+
+def example_request(settings: Settings) -> Path:
+    """Where `up` writes a real request body (a held-out row of the champion) for the curl."""
+    return settings.state_dir / "example-request.json"
+
+
+def predict_curl(settings: Settings) -> str:
+    auth = ' -H "Authorization: Bearer $MLSTACK_API_TOKEN"' if settings.token_required else ""
+    return (
+        f"curl -s {settings.api_base_url}/predict -H 'Content-Type: application/json'{auth} "
+        f"-d @{example_request(settings)}"
+    )
+
+
+def mlflow_service(settings: Settings) -> Service:
+    """The MLflow UI: a local server over the SQLite store, or the remote tracking server."""
+    uri = settings.mlflow_tracking_uri
+    remote = uri if uri.startswith(("http://", "https://")) else None
+    command = [
+        tool("mlflow"),
+        "server",
+        "--backend-store-uri",
+        uri,
+        "--default-artifact-root",
+        settings.artifact_root.as_uri(),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(settings.mlflow_port),
+        "--workers",
+        "1",
+    ]
+    return Service(
+        name="mlflow",
+        title="MLflow UI",
+        command=command,
+        host="127.0.0.1",
+        port=settings.mlflow_port,
+        health_path="/health",
+        port_setting="MLSTACK_MLFLOW_PORT",
+        try_first="open it: runs, metrics, plots, the model registry",
+        env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        remote_url=remote,
+    )
+
+
+def api_service(settings: Settings) -> Service:
+    return Service(
+        name="api",
+        title="Prediction API",
+        command=[tool("mlstack-serve"), "serve"],
+        host=settings.api_host,
+        port=settings.api_port,
+        health_path="/readyz",
+        port_setting="MLSTACK_API_PORT",
+        try_first="POST a record to /predict (the curl below); /docs has the schema",
+    )
+
+
+def dashboard_service(settings: Settings) -> Service:
+    return Service(
+        name="dashboard",
+        title="Dashboard",
+        command=[tool("mlstack-monitor"), "dashboard"],
+        host="127.0.0.1",
+        port=settings.dashboard_port,
+        health_path="/_stcore/health",
+        port_setting="MLSTACK_DASHBOARD_PORT",
+        try_first="uv run invoke simulate-traffic --drift, then watch Traffic and Drift",
+    )
+
+
+def all_services(settings: Settings) -> list[Service]:
+    return [mlflow_service(settings), api_service(settings), dashboard_service(settings)]

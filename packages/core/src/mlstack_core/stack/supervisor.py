@@ -1,0 +1,271 @@
+"""Start services in their own process groups, wait for their health, and stop them cleanly.
+
+State lives in `<home>/run/<service>.json` (PID, port, log file), so `down`, `status` and
+`logs` work from another shell, and a second `up` reuses what is already healthy. A service
+that cannot start is reported with why and how to fix it; the others keep running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import psutil
+
+from mlstack_core.settings import Settings
+from mlstack_core.stack.services import Service
+
+Status = Literal["healthy", "failed", "stopped", "unhealthy"]
+POLL_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What `up` recorded about a running service."""
+
+    name: str
+    pid: int
+    port: int
+    url: str
+    log: str
+    started_at: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A service's state as shown to the user: status, and for failures why and the fix."""
+
+    service: Service
+    status: Status
+    detail: str = ""
+    fix: str = ""
+    pid: int | None = None
+
+
+def is_healthy(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (http only)
+            return bool(200 <= response.status < 300)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
+def port_owner(port: int) -> int | None:
+    """PID listening on `port`, when the system lets us see it."""
+    with contextlib.suppress(psutil.Error, PermissionError):
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+                return conn.pid
+    return None
+
+
+def group_alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_group(pid: int, timeout: float = 10.0) -> None:
+    """SIGTERM the process group, then SIGKILL whatever is left after `timeout`."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        if not group_alive(pid):
+            return
+        time.sleep(POLL_SECONDS)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def failure_from_log(log: Path) -> tuple[str, str]:
+    """The most telling line of a crashed service's log, and the hint it printed if any."""
+    try:
+        lines = [line.strip() for line in log.read_text(errors="replace").splitlines()]
+    except OSError:
+        return "it exited before writing a log", ""
+    lines = [line for line in lines if line]
+    hint = next((ln.split("hint:", 1)[1].strip() for ln in reversed(lines) if "hint:" in ln), "")
+    for line in reversed(lines):
+        lowered = line.lower()
+        if "error" in lowered or "exception" in lowered:
+            return line[:300], hint
+    return (lines[-1][:300] if lines else "it exited without output"), hint
+
+
+class Supervisor:
+    """Launches and tracks the stack's services for one state folder."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.run_dir = settings.state_dir / "run"
+        self.logs_dir = settings.logs_dir
+
+    def log_path(self, name: str) -> Path:
+        return self.logs_dir / f"{name}.log"
+
+    def _state_path(self, name: str) -> Path:
+        return self.run_dir / f"{name}.json"
+
+    def state(self, name: str) -> RunState | None:
+        path = self._state_path(name)
+        try:
+            return RunState(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def _forget(self, name: str) -> None:
+        self._state_path(name).unlink(missing_ok=True)
+
+    def running(self, service: Service) -> RunState | None:
+        """The recorded process of `service`, if it is still alive."""
+        state = self.state(service.name)
+        if state is None:
+            return None
+        if not group_alive(state.pid):
+            self._forget(service.name)
+            return None
+        return state
+
+    def busy_port(self, service: Service) -> Outcome | None:
+        """A failure outcome when someone else already listens on the service's port."""
+        if not port_in_use(service.host, service.port):
+            return None
+        owner = port_owner(service.port)
+        who = f" by PID {owner}" if owner else ""
+        return Outcome(
+            service,
+            "failed",
+            detail=f"port {service.port} is in use{who}",
+            fix=f"set {service.port_setting} to a free port, or stop that process",
+        )
+
+    def launch(self, service: Service) -> subprocess.Popen[bytes] | Outcome:
+        """Start `service` in a new session (its own process group), logging to a file."""
+        busy = self.busy_port(service)
+        if busy is not None:
+            return busy
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path(service.name)
+        with log.open("ab") as handle:
+            handle.write(
+                f"\n=== {datetime.now(UTC).isoformat()} {' '.join(service.command)}\n".encode()
+            )
+            handle.flush()
+            try:
+                process = subprocess.Popen(
+                    service.command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    env={**os.environ, **service.env},
+                )
+            except OSError as exc:
+                return Outcome(
+                    service,
+                    "failed",
+                    detail=f"cannot run {service.command[0]}: {exc}",
+                    fix="run `uv sync` so the workspace tools are installed",
+                )
+        state = RunState(
+            name=service.name,
+            pid=process.pid,
+            port=service.port,
+            url=service.url,
+            log=str(log),
+            started_at=datetime.now(UTC).isoformat(),
+        )
+        self._state_path(service.name).write_text(json.dumps(asdict(state)))
+        return process
+
+    def wait_healthy(
+        self, service: Service, process: subprocess.Popen[bytes], timeout: float
+    ) -> Outcome:
+        """Poll the health endpoint until it answers, the process dies, or time runs out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                self._forget(service.name)
+                stop_group(process.pid, timeout=2)
+                detail, hint = failure_from_log(self.log_path(service.name))
+                return Outcome(
+                    service,
+                    "failed",
+                    detail=f"exited with code {process.returncode}: {detail}",
+                    fix=hint or f"see `uv run invoke logs {service.name}`",
+                )
+            if is_healthy(service.health_url):
+                return Outcome(service, "healthy", pid=process.pid)
+            time.sleep(POLL_SECONDS)
+        return Outcome(
+            service,
+            "unhealthy",
+            detail=f"no answer from {service.health_url} after {timeout:.0f} s",
+            fix=f"see `uv run invoke logs {service.name}`; `uv run invoke down` stops it",
+            pid=process.pid,
+        )
+
+    def check(self, service: Service) -> Outcome:
+        """Status of a service without touching it (for `status`, and reuse by `up`)."""
+        if not service.local:
+            if is_healthy(service.health_url):
+                return Outcome(service, "healthy", detail="remote")
+            return Outcome(
+                service,
+                "failed",
+                detail=f"{service.health_url} does not answer",
+                fix="check MLSTACK_TRACKING_URI and that the server is up",
+            )
+        state = self.running(service)
+        if state is None:
+            return Outcome(service, "stopped", fix="start it with `uv run invoke up`")
+        if is_healthy(service.health_url):
+            return Outcome(service, "healthy", pid=state.pid)
+        return Outcome(
+            service,
+            "unhealthy",
+            detail="running but its health check fails",
+            fix=f"see `uv run invoke logs {service.name}`",
+            pid=state.pid,
+        )
+
+    def stop(self, service: Service) -> bool:
+        """Stop the recorded process group of `service`; False when nothing was running."""
+        state = self.running(service)
+        if state is None:
+            return False
+        stop_group(state.pid)
+        self._forget(service.name)
+        return True

@@ -1,0 +1,103 @@
+"""`invoke up` from an empty state folder, its degraded path, and `invoke down`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from mlstack_core.stack.supervisor import group_alive
+from tests.conftest import Stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+DEGRADED = 3
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_up_bootstraps_serves_and_down_frees_the_ports(stack: Stack) -> None:
+    started = stack.invoke("up", "--detach")
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "No champion yet: training one on the seed sample" in started.stdout
+    for port in (stack.api_port, stack.dashboard_port, stack.mlflow_port):
+        assert f"http://127.0.0.1:{port}" in started.stdout
+    assert started.stdout.count("healthy") == 3
+
+    body = json.loads((stack.home / "example-request.json").read_text())
+    answer = httpx.post(stack.url(stack.api_port, "/predict"), json=body, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()[0]["model_version"] == "1"
+    assert httpx.get(stack.url(stack.mlflow_port, "/health"), timeout=10).status_code == 200
+    assert httpx.get(stack.url(stack.dashboard_port, "/_stcore/health"), timeout=10).text == "ok"
+
+    assert stack.invoke("status").returncode == 0
+    again = stack.invoke("up", "--detach")
+    assert again.returncode == 0
+    assert "No champion yet" not in again.stdout
+
+    stopped = stack.invoke("down")
+    assert stopped.returncode == 0
+    for port in (stack.api_port, stack.dashboard_port, stack.mlflow_port):
+        assert port_is_free(port), f"port {port} still answers after down"
+    assert stack.invoke("status").returncode == DEGRADED
+
+
+def test_taken_api_port_degrades_but_the_rest_runs(stack: Stack) -> None:
+    squatter = subprocess.Popen(
+        ["python", "-m", "http.server", str(stack.api_port), "--bind", "127.0.0.1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        for _ in range(100):
+            if not port_is_free(stack.api_port):
+                break
+            time.sleep(0.1)
+        started = stack.invoke("up", "--detach")
+        output = " ".join(started.stdout.split())
+        assert started.returncode == DEGRADED, started.stdout + started.stderr
+        assert f"port {stack.api_port} is in use by PID {squatter.pid}" in output
+        assert "set MLSTACK_API_PORT" in output
+        assert httpx.get(stack.url(stack.mlflow_port, "/health"), timeout=10).status_code == 200
+        assert (
+            httpx.get(stack.url(stack.dashboard_port, "/_stcore/health"), timeout=10).text == "ok"
+        )
+    finally:
+        squatter.terminate()
+        squatter.wait(timeout=10)
+
+
+def test_the_api_keeps_serving_when_mlflow_is_down(stack: Stack) -> None:
+    assert stack.invoke("up", "--detach").returncode == 0
+    state = json.loads((stack.home / "run" / "mlflow.json").read_text())
+    os.killpg(state["pid"], signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and group_alive(state["pid"]):
+        time.sleep(0.2)
+    assert not group_alive(state["pid"]), "MLflow did not stop on SIGTERM"
+    body = json.loads((stack.home / "example-request.json").read_text())
+    for _ in range(5):
+        answer = httpx.post(stack.url(stack.api_port, "/predict"), json=body, timeout=30)
+        assert answer.status_code == 200
+    status = stack.invoke("status")
+    assert status.returncode == DEGRADED
+    assert "✗ MLflow UI: stopped" in status.stdout
+    assert "✗ Prediction API" not in status.stdout
+
+
+def test_bad_settings_fail_fast_with_a_hint(stack: Stack) -> None:
+    result = stack.invoke("up", "--detach", extra_env={"MLSTACK_ENV": "production"})
+    assert result.returncode == 2
+    assert "MLSTACK_ENV=production needs MLSTACK_TRACKING_URI" in result.stderr
+    assert "hint:" in result.stderr
+    assert "Traceback" not in result.stderr
