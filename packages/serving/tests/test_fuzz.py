@@ -59,7 +59,11 @@ def test_schema_generated_requests_never_get_a_5xx(api: Api) -> None:
 def test_arbitrary_records_are_answered_or_refused_never_a_5xx(
     api: Api, record: dict[str, Any]
 ) -> None:
-    response = api.client.post("/predict", json={"records": [{**RECORD, **record}]})
+    response = api.client.post(
+        "/predict",
+        content=json.dumps({"records": [{**RECORD, **record}]}),
+        headers={"Content-Type": "application/json"},
+    )
     assert response.status_code in (200, 400), response.text
 
 

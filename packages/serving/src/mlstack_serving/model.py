@@ -93,7 +93,7 @@ class ServedModel:
         is per thread, so it is set in each thread that predicts, once.
         """
         if not getattr(self._threads, "limited", False):
-            from threadpoolctl import threadpool_limits
+            from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
             threadpool_limits(1)
             self._threads.limited = True
