@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from mlstack_core.stack.supervisor import group_alive
-from tests.conftest import Stack
+from tests.conftest import BIN, ROOT, Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 DEGRADED = 3
@@ -101,3 +101,33 @@ def test_bad_settings_fail_fast_with_a_hint(stack: Stack) -> None:
     assert "MLSTACK_ENV=production needs MLSTACK_TRACKING_URI" in result.stderr
     assert "hint:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_stops_everything(stack: Stack) -> None:
+    """Foreground `invoke up`: Ctrl-C (SIGINT to the terminal's process group) stops all."""
+    transcript = stack.home / "foreground.out"
+    with transcript.open("w") as sink:
+        foreground = subprocess.Popen(
+            [str(BIN / "invoke"), "up"],
+            cwd=ROOT,
+            env=stack.env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    ports = (stack.api_port, stack.dashboard_port, stack.mlflow_port)
+    try:
+        deadline = time.monotonic() + 300
+        while "Ctrl-C stops everything" not in transcript.read_text():
+            assert time.monotonic() < deadline, transcript.read_text()
+            assert foreground.poll() is None, transcript.read_text()
+            time.sleep(0.5)
+        assert not any(port_is_free(p) for p in ports)
+        os.killpg(foreground.pid, signal.SIGINT)
+        foreground.wait(timeout=60)
+    finally:
+        if foreground.poll() is None:
+            os.killpg(foreground.pid, signal.SIGKILL)
+    assert "stopping" in transcript.read_text()
+    for port in ports:
+        assert port_is_free(port), f"port {port} still answers after Ctrl-C"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import signal
@@ -25,7 +24,8 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 def _postgres_bin(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or [shutil.which(name) or ""]
+    versions = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    found = [str(p) for p in versions] or [shutil.which(name) or ""]
     if not found[-1]:
         pytest.fail(f"PostgreSQL's {name} is not installed: run `uv run invoke system-deps`")
     return found[-1]

@@ -208,6 +208,15 @@ def up(
         settings.ensure_state_dir()
     began = time.perf_counter()
     run = StackRun(settings)
+    try:
+        _start_all(run, settings, began, detach)
+    except KeyboardInterrupt:
+        console.print("interrupted: stopping what was started…")
+        run.stop_started()
+        raise typer.Exit(130) from None
+
+
+def _start_all(run: StackRun, settings: Settings, began: float, detach: bool) -> None:
     services = {s.name: s for s in all_services(settings)}
     run.start(services["dashboard"])
     api_port_busy = run.supervisor.busy_port(services["api"])
