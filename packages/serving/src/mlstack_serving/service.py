@@ -23,6 +23,7 @@ from starlette.routing import Route
 from mlstack_core.settings import load_settings
 from mlstack_core.store import PredictionRecord, PredictionStore
 from mlstack_serving import metrics
+from mlstack_serving.batching import GreedyBatcher
 from mlstack_serving.build import ModelImporter
 from mlstack_serving.guard import RequestGuard
 from mlstack_serving.model import MLFLOW_FOLDER, ModelCard, ServedModel
@@ -72,15 +73,15 @@ class MlstackService:
         self.model = ServedModel(Path(self.bento_model.path_of(MLFLOW_FOLDER)), CARD.spec)
         self.store = PredictionStore(settings.store_url)
         self.store.migrate()
+        self.batcher = GreedyBatcher(self._predict_batch, max_items=SETTINGS.max_records)
 
-    @bentoml.api(  # type: ignore[untyped-decorator]
-        batchable=True,
-        max_batch_size=max(SETTINGS.max_records, 2),
-        max_latency_ms=SETTINGS.batch_max_latency_ms,
-    )
-    def predict(self, records: Records) -> list[PredictionOut]:
-        """Predict every record; the answer comes after the whole batch is committed."""
-        rows: list[BaseModel] = list(records)
+    @bentoml.api  # type: ignore[untyped-decorator]
+    async def predict(self, records: Records) -> list[PredictionOut]:
+        """Predict every record; the answer comes after its whole batch is committed."""
+        return await self.batcher.submit(records)
+
+    def _predict_batch(self, rows: list[BaseModel]) -> list[PredictionOut]:
+        """One adaptive batch (several requests): predict, commit to the store, answer."""
         started = time.perf_counter()
         outputs = self.model.predict(self.model.frame(rows))
         model_seconds = time.perf_counter() - started
