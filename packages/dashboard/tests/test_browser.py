@@ -86,8 +86,8 @@ def test_overview_shows_the_champion_in_chromium(
             expect(champion_metric.get_by_test_id("stMetricValue")).to_have_text(
                 f"v{champion.info.version}", timeout=60_000
             )
-            expect(page.get_by_text("Predictions (60 min)")).to_be_visible()
-            expect(page.get_by_text("No active alerts")).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("Predictions (60 min)")).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("No active alerts")).to_be_visible(timeout=60_000)
             page.screenshot(path=str(screenshot), full_page=True)
         finally:
             browser.close()

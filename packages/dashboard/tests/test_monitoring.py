@@ -214,3 +214,18 @@ def test_latency_summary_of_nothing_is_zero() -> None:
     empty = LatencySummary.from_histogram([], 0.0)
     assert (empty.count, empty.p99_ms, empty.mean_ms) == (0, 0.0, 0.0)
     assert np.isfinite(empty.p50_ms)
+
+
+def test_drift_is_recomputed_only_when_new_requests_arrive(champion: Champion) -> None:
+    champion.write(churn_frame(150, seed=6))
+    monitor = Monitor(champion.settings)
+    state = monitor.champion()
+    first = monitor.drift(60, state)
+    assert first.result is not None
+    assert monitor.drift(60, state) is first
+    champion.write(churn_frame(150, seed=7, shift=2.0), minutes_ago=1)
+    second = monitor.drift(60, state)
+    assert second is not first
+    assert second.result is not None
+    assert second.result.current_rows == 300
+    assert len(second.result.drifted) > len(first.result.drifted)

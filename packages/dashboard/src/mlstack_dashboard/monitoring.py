@@ -124,6 +124,7 @@ class Monitor:
         self.reader = StoreReader(settings.store_url)
         self.registry = ModelRegistry(settings)
         self._profiles: dict[str, ReferenceProfile] = {}
+        self._drift: dict[int, tuple[tuple[str, ...], DriftCheck]] = {}
 
     @staticmethod
     def since(window_minutes: int, now: datetime | None = None) -> datetime:
@@ -191,23 +192,35 @@ class Monitor:
         return self.reader.latency(self.since(window_minutes))
 
     def drift(self, window_minutes: int, champion: ChampionState) -> DriftCheck:
+        """Drift of the newest requests in the window; recomputed only when they changed."""
         empty = pd.DataFrame()
         if champion.info is None:
             return DriftCheck(None, f"{champion.problem}: {champion.hint}", empty, empty)
         profile = self.profile(champion.info)
         rows = self.reader.recent_inputs(self.since(window_minutes), self.settings.drift_max_rows)
+        signature = (
+            champion.info.run_id,
+            str(len(rows)),
+            *(key for key, _ in rows[:1] + rows[-1:]),
+        )
+        cached = self._drift.get(window_minutes)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
         reference = profile.sample_frame()
-        current = pd.DataFrame.from_records(rows) if rows else empty
+        current = pd.DataFrame.from_records([inputs for _, inputs in rows]) if rows else empty
         if len(rows) < self.settings.monitor_min_rows:
-            return DriftCheck(
+            check = DriftCheck(
                 None,
                 f"{len(rows)} predictions in the last {window_minutes} minutes; drift needs "
                 f"at least {self.settings.monitor_min_rows}: {TRAFFIC_HINT}",
                 current,
                 reference,
             )
-        result = detect_drift(reference, current, profile.spec, self.settings.drift_pvalue)
-        return DriftCheck(result, None, current, reference)
+        else:
+            result = detect_drift(reference, current, profile.spec, self.settings.drift_pvalue)
+            check = DriftCheck(result, None, current, reference)
+        self._drift[window_minutes] = (signature, check)
+        return check
 
     def quality_buckets(self, window_minutes: int) -> list[QualityBucket]:
         return self.reader.quality(self.since(window_minutes), bucket_seconds(window_minutes))
@@ -232,10 +245,12 @@ class Monitor:
             metric="accuracy", live=live, reference=offline.get("accuracy"), labelled=labelled
         )
 
-    def report(self, window_minutes: int | None = None) -> MonitoringReport:
+    def report(
+        self, window_minutes: int | None = None, champion: ChampionState | None = None
+    ) -> MonitoringReport:
         """The full check: totals, latency, drift, quality and which alerts fire."""
         window = window_minutes or self.settings.monitor_window_minutes
-        champion = self.champion()
+        champion = champion or self.champion()
         totals = self.totals(window)
         latency = self.latency(window)
         drift = self.drift(window, champion)

@@ -262,18 +262,18 @@ class StoreReader:
             for i, c in rows
         ]
 
-    def recent_inputs(self, since: datetime, limit: int) -> list[dict[str, Any]]:
-        """The newest `limit` request inputs in the window (a bounded sample for drift)."""
+    def recent_inputs(self, since: datetime, limit: int) -> list[tuple[str, dict[str, Any]]]:
+        """Ids and inputs of the newest `limit` requests in the window (a sample for drift)."""
         if not self.has_tables():
             return []
         query = (
-            select(Prediction.inputs)
+            select(Prediction.id, Prediction.inputs)
             .where(Prediction.created_at >= since)
             .order_by(Prediction.created_at.desc())
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            return [dict(row[0] or {}) for row in conn.execute(query)]
+            return [(str(key), dict(inputs or {})) for key, inputs in conn.execute(query)]
 
     def quality(self, since: datetime, bucket_seconds: int) -> list[QualityBucket]:
         """Ground truth against predictions, per bucket of prediction time."""

@@ -27,7 +27,7 @@ for column, health in ((middle, api_health(settings)), (right, mlflow_health(set
 if not registry_is_remote(settings):
     st.caption(f"Registry: {settings.mlflow_tracking_uri} (read directly, no server needed)")
 
-report = monitor.report(window)
+report = monitor.report(window, champion)
 a, b, c = st.columns(3)
 a.metric(f"Predictions ({window} min)", f"{report.totals.predictions:,}")
 b.metric("Feedback", f"{report.totals.feedback:,}")
