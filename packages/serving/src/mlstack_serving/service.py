@@ -134,6 +134,11 @@ def _metadata_app() -> Any:
     return Starlette(routes=[Route("/metadata", _metadata, methods=["GET"])])
 
 
-Mlstack = bentoml.service(name="mlstack", workers=1, traffic={"timeout": 30})(MlstackService)
+# One worker: batching works per process, and a second worker measured no more throughput on
+# two cores but a worse tail (two SQLite writers). The access log is off: every prediction is
+# in the store and counted in /metrics, and one log line per request cost 10% of throughput.
+Mlstack = bentoml.service(
+    name="mlstack", workers=1, traffic={"timeout": 30}, logging={"access": {"enabled": False}}
+)(MlstackService)
 Mlstack.mount_asgi_app(_metadata_app(), path="/")
 Mlstack.add_asgi_middleware(RequestGuard)
