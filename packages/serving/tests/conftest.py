@@ -7,6 +7,7 @@ the MLmodel metadata) and promoted to champion through the registry facade.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -126,6 +127,33 @@ def state_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children first), read from /proc."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found.extend(children)
+        todo.extend(children)
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie waiting to be reaped does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 @dataclass
 class Server:
     base_url: str
@@ -134,11 +162,16 @@ class Server:
     log: Path
 
     def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
-        """Signal the server's whole process group (workers included)."""
-        try:
+        """Signal the server's process group and every descendant.
+
+        BentoML starts each worker in a process group of its own, so signalling the group
+        alone would leave the workers (and the listening socket) alive after a kill -9.
+        """
+        for pid in [*descendants(self.process.pid), self.process.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, sig)
-        except ProcessLookupError:
-            return
         self.process.wait(timeout=30)
 
 
