@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +15,7 @@ import pytest
 from conftest import Champion, churn_frame, free_port
 from playwright.sync_api import expect, sync_playwright
 
-from mlstack_dashboard.app import streamlit_command
-
+CLI = str(Path(sys.executable).parent / "mlstack-monitor")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
     "--headless",
@@ -31,11 +31,12 @@ START_TIMEOUT_S = 60.0
 
 @pytest.fixture
 def dashboard_url(champion: Champion, tmp_path: Path) -> Iterator[str]:
-    """The dashboard started as `invoke dashboard` starts it, in its own process group."""
+    """The dashboard started as `invoke dashboard` starts it (`mlstack-monitor dashboard` execs
+    `streamlit run`), in its own process group."""
     port = free_port()
     log = (tmp_path / "streamlit.log").open("wb")
     process = subprocess.Popen(
-        streamlit_command(champion.settings, port),
+        [CLI, "dashboard", "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

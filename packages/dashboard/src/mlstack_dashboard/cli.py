@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
+import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -83,7 +83,7 @@ def _print_report(report: MonitoringReport) -> None:
     )
     lat = report.latency
     console.print(
-        f"predictions {report.totals.predictions}  feedback {report.totals.feedback}  "
+        f"predictions {report.totals.predictions}  feedback {report.feedback}  "
         f"latency p50 {lat.p50_ms:.1f} ms  p95 {lat.p95_ms:.1f} ms  p99 {lat.p99_ms:.1f} ms"
     )
     if report.quality is not None and report.quality.live is not None:
@@ -162,9 +162,8 @@ def simulate(
 def dashboard(
     port: Annotated[int | None, typer.Option(help="Port (MLSTACK_DASHBOARD_PORT).")] = None,
 ) -> None:
-    """Run the Streamlit dashboard on 127.0.0.1, headless."""
+    """Run the Streamlit dashboard on 127.0.0.1, headless (this process becomes Streamlit)."""
     from mlstack_dashboard.app import streamlit_command
 
-    settings = _guarded(lambda s: s)
-    completed = subprocess.run(streamlit_command(settings, port), check=False)
-    raise typer.Exit(completed.returncode)
+    command = streamlit_command(_guarded(lambda s: s), port)
+    os.execv(command[0], command)  # noqa: S606 - our own argv, no shell involved

@@ -75,6 +75,7 @@ class MonitoringReport:
     champion_version: int | None
     champion_problem: str | None
     totals: WindowTotals
+    feedback: int
     latency: LatencySummary
     drift: DriftResult | None
     drift_reason: str | None
@@ -104,7 +105,7 @@ class MonitoringReport:
             "champion_version": self.champion_version,
             "champion_problem": self.champion_problem,
             "predictions": self.totals.predictions,
-            "feedback": self.totals.feedback,
+            "feedback": self.feedback,
             "latency": latency,
             "drift": drift,
             "drift_reason": self.drift_reason,
@@ -254,7 +255,8 @@ class Monitor:
         totals = self.totals(window)
         latency = self.latency(window)
         drift = self.drift(window, champion)
-        quality = self.quality(self.quality_buckets(window), champion)
+        buckets = self.quality_buckets(window)
+        quality = self.quality(buckets, champion)
         fired = (
             drift_alert(drift.result, self.settings),
             latency_alert(latency, self.settings),
@@ -266,6 +268,7 @@ class Monitor:
             champion_version=champion.version,
             champion_problem=champion.problem,
             totals=totals,
+            feedback=sum(b.labelled for b in buckets),
             latency=latency,
             drift=drift.result,
             drift_reason=drift.reason,

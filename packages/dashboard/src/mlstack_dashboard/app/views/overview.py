@@ -30,7 +30,7 @@ if not registry_is_remote(settings):
 report = monitor.report(window, champion)
 a, b, c = st.columns(3)
 a.metric(f"Predictions ({window} min)", f"{report.totals.predictions:,}")
-b.metric("Feedback", f"{report.totals.feedback:,}")
+b.metric("Feedback", f"{report.feedback:,}")
 c.metric("p99 latency", f"{report.latency.p99_ms:.1f} ms" if report.latency.count else "n/a")
 
 st.subheader("Active alerts")
