@@ -91,19 +91,42 @@ def group_alive(pid: int) -> bool:
     return True
 
 
+def _tree(pid: int) -> list[psutil.Process]:
+    """The process and all its descendants (BentoML workers start process groups of their own)."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _signal(processes: list[psutil.Process], pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            process.send_signal(sig)
+
+
 def stop_group(pid: int, timeout: float = 10.0) -> None:
-    """SIGTERM the process group, then SIGKILL whatever is left after `timeout`."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
+    """SIGTERM the process group and every descendant; SIGKILL what is left after `timeout`."""
+    processes = _tree(pid)
+    _signal(processes, pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        if not group_alive(pid):
+        if not group_alive(pid) and not any(_alive(p) for p in processes):
             return
         time.sleep(POLL_SECONDS)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
+    _signal([p for p in processes if _alive(p)], pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
 
