@@ -8,6 +8,7 @@ prediction is answered only after its batch is committed to the prediction store
 
 from __future__ import annotations
 
+import gc
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -78,6 +79,10 @@ class MlstackService:
         self.store = PredictionStore(settings.store_url)
         self.store.migrate()
         self.batcher = GreedyBatcher(self._predict_batch, max_items=SETTINGS.max_records)
+        # Move everything loaded so far (mlflow, sklearn, pandas, the model) out of the
+        # collector's sight: a full collection then scans only what requests allocate.
+        gc.collect()
+        gc.freeze()
 
     @bentoml.api  # type: ignore[untyped-decorator]
     async def predict(self, records: Records) -> Predictions:
