@@ -137,3 +137,38 @@ def test_ctrl_c_stops_everything(stack: Stack) -> None:
     assert "stopping" in transcript.read_text()
     for port in ports:
         assert port_is_free(port), f"port {port} still answers after Ctrl-C"
+
+
+def test_simulated_drift_reaches_monitor_and_the_drift_page(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loop a newcomer sees: traffic with shifted features, `invoke monitor` and the
+    Drift page both name the drifted features."""
+    from streamlit.testing.v1 import AppTest
+
+    from mlstack_dashboard.app import VIEWS
+
+    assert stack.invoke("up", "--detach").returncode == 0
+    simulated = stack.invoke("simulate-traffic", "-n", "150", "--drift")
+    assert simulated.returncode == 0, simulated.stdout + simulated.stderr
+    shifted_line = next(ln for ln in simulated.stdout.splitlines() if "shifted features:" in ln)
+    shifted = {name.strip() for name in shifted_line.split(":", 1)[1].split(",")}
+    assert shifted
+
+    monitored = stack.invoke("monitor", "--json")
+    assert monitored.returncode == 1, monitored.stdout + monitored.stderr
+    report = json.loads(monitored.stdout)
+    drifted = {f["name"] for f in report["drift"]["features"] if f["drifted"]}
+    assert shifted <= drifted
+    assert any(alert["rule"] == "drift" for alert in report["alerts"])
+
+    for key, value in stack.env.items():
+        if key.startswith("MLSTACK_"):
+            monkeypatch.setenv(key, value)
+    page = AppTest.from_file(str(VIEWS / "drift.py"), default_timeout=120)
+    page.run()
+    assert not page.exception, page.exception
+    shown = "\n".join(str(e.value) for e in [*page.error, *page.warning, *page.markdown])
+    assert "ALERT" in shown
+    for name in shifted:
+        assert name in shown
