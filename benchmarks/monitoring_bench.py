@@ -217,6 +217,7 @@ def measure(window: int) -> dict[str, float]:
         "q:traffic": lambda: reader.traffic(since, width),
         "q:latency": lambda: reader.latency(since),
         "q:labels": lambda: reader.label_counts(since),
+        "q:versions": lambda: reader.versions(since),
         "q:quality": lambda: reader.quality(since, width),
         "q:drift": lambda: monitor.drift(window, champion),
         "q:report": lambda: monitor.report(window),

@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Float,
     Integer,
     and_,
     case,
@@ -33,7 +32,6 @@ from mlstack_core.store import Feedback, Prediction, make_engine
 
 log = logging.getLogger(__name__)
 
-LATENCY_FINE_BELOW_MS = 100.0
 TOP_LABELS = 50
 # Covering indexes for the monitoring queries: the window aggregates and the feedback join
 # read only these, never the wide rows with their JSON inputs (10-20x faster at 1M rows).
@@ -74,7 +72,7 @@ class TrafficBucket:
 
 @dataclass(frozen=True)
 class LatencySummary:
-    """Percentiles from a SQL histogram: 0.1 ms resolution below 100 ms, 1 ms above."""
+    """Percentiles from a SQL histogram with 0.1 ms bins (lower bin edges are reported)."""
 
     count: int
     mean_ms: float
@@ -245,13 +243,7 @@ class StoreReader:
     def latency(self, since: datetime) -> LatencySummary:
         if not self.has_tables():
             return LatencySummary.from_histogram([], 0.0)
-        edge = case(
-            (
-                Prediction.latency_ms < LATENCY_FINE_BELOW_MS,
-                cast(self._floor(Prediction.latency_ms * 10), Float) / 10,
-            ),
-            else_=cast(self._floor(Prediction.latency_ms), Float),
-        ).label("edge")
+        edge = self._floor(Prediction.latency_ms * 10).label("edge")
         query = (
             select(edge, func.count(), func.sum(Prediction.latency_ms))
             .where(Prediction.created_at >= since)
@@ -260,22 +252,22 @@ class StoreReader:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         total = sum(float(s or 0.0) for _, _, s in rows)
-        return LatencySummary.from_histogram([(float(e), int(n)) for e, n, _ in rows], total)
+        return LatencySummary.from_histogram([(int(e) / 10, int(n)) for e, n, _ in rows], total)
 
-    def label_counts(self, since: datetime, limit: int = TOP_LABELS) -> list[tuple[str, str, int]]:
-        """(model version, predicted label, count) for classifiers, in one grouped scan."""
+    def label_counts(self, since: datetime, limit: int = TOP_LABELS) -> list[tuple[str, int]]:
+        """Predicted labels and how often each was predicted (classifiers)."""
         if not self.has_tables():
             return []
         n = func.count().label("n")
         query = (
-            select(Prediction.model_version, Prediction.prediction, n)
+            select(Prediction.prediction, n)
             .where(Prediction.created_at >= since)
-            .group_by(Prediction.model_version, Prediction.prediction)
+            .group_by(Prediction.prediction)
             .order_by(n.desc())
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            return [(str(v), str(label), int(c)) for v, label, c in conn.execute(query)]
+            return [(str(label), int(c)) for label, c in conn.execute(query)]
 
     def value_histogram(self, since: datetime, bins: int = 30) -> list[tuple[float, float, int]]:
         """Equal-width histogram of numeric predictions (regressors): (low, high, count)."""

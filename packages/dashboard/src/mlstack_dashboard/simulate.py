@@ -134,11 +134,12 @@ class TrafficSimulator:
             predictions += len(answers)
             for answer, row in zip(answers, picked, strict=True):
                 version = str(answer.get("model_version", version))
-                if rng.random() >= feedback_share:
+                truth = row.get(spec.target)
+                if truth is None or rng.random() >= feedback_share:
                     continue
+                actual = str(truth) if spec.is_classification else float(truth)
                 sent_feedback = self.client.post(
-                    "/feedback",
-                    json={"prediction_id": answer["prediction_id"], "actual": row[spec.target]},
+                    "/feedback", json={"prediction_id": answer["prediction_id"], "actual": actual}
                 )
                 if sent_feedback.status_code == httpx.codes.OK:
                     feedback += 1

@@ -63,20 +63,11 @@ if regression:
     values = pd.DataFrame(reader.value_histogram(since), columns=["low", "high", "count"])
     values["prediction"] = (values["low"] + values["high"]) / 2
     chart = px.bar(values, x="prediction", y="count", title="Predicted values")
-    versions = pd.DataFrame(reader.versions(since), columns=["model version", "predictions"])
 else:
-    counts = pd.DataFrame(
-        reader.label_counts(since), columns=["model version", "prediction", "count"]
-    )
-    chart = px.bar(
-        counts, x="prediction", y="count", color="model version", title="Predicted labels"
-    )
-    versions = (
-        counts.groupby("model version")["count"]
-        .sum()
-        .sort_values(ascending=False)
-        .rename("predictions")
-        .reset_index()
-    )
+    labels = pd.DataFrame(reader.label_counts(since), columns=["prediction", "count"])
+    chart = px.bar(labels, x="prediction", y="count", title="Predicted labels")
 st.plotly_chart(chart, width="stretch")
-st.dataframe(versions, hide_index=True)
+st.dataframe(
+    pd.DataFrame(reader.versions(since), columns=["model version", "predictions"]),
+    hide_index=True,
+)
