@@ -88,6 +88,19 @@ def test_bad_input_is_a_4xx_naming_the_field_and_nothing_is_logged(
     assert api.count() == before
 
 
+def test_any_column_name_works_on_the_wire() -> None:
+    """Names that are not identifiers or that clash with pydantic's own are fields as well."""
+    from mlstack_core.spec import DatasetSpec
+    from mlstack_serving.schema import record_type
+
+    awkward = ("floor area (m2)", "json", "_id", "model_config", "has/garden")
+    spec = DatasetSpec(target="y", numeric=awkward[:3], categorical=awkward[3:])
+    record = record_type(spec).model_validate(dict.fromkeys(awkward, 1))
+    assert record.model_dump() == {"floor area (m2)": 1.0, "json": 1.0, "_id": 1.0,
+                                   "model_config": "1", "has/garden": "1"}  # fmt: skip
+    assert set(record_type(spec).model_json_schema()["properties"]) == set(awkward)
+
+
 def test_unknown_category_error_lists_the_known_ones(api: Api) -> None:
     detail = predict(api, {**RECORD, "color": "purple"}).json()["detail"][0]
     assert detail["loc"] == ["records", 0, "color"]

@@ -17,6 +17,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from mlstack_core.spec import DatasetSpec
+from mlstack_serving.schema import field_names
 
 MLFLOW_FOLDER = "mlflow_model"
 
@@ -69,6 +70,7 @@ class ServedModel:
         import mlflow.sklearn
 
         self.spec = spec
+        self._fields = field_names(spec)
         self._threads = threading.local()
         self.pipeline: Any = mlflow.sklearn.load_model(str(model_path))
         self.classes: list[str] = (
@@ -79,9 +81,10 @@ class ServedModel:
         """Records as the frame the pipeline was fitted on, column by column (missing = NaN)."""
         columns: dict[str, np.ndarray[Any, Any]] = {}
         for name in self.spec.numeric:
-            columns[name] = np.array([getattr(r, name) for r in records], dtype=float)
+            field = self._fields[name]
+            columns[name] = np.array([getattr(r, field) for r in records], dtype=float)
         for name in self.spec.categorical:
-            values = [getattr(r, name) for r in records]
+            values = [getattr(r, self._fields[name]) for r in records]
             columns[name] = np.array([np.nan if v is None else v for v in values], dtype=object)
         return pd.DataFrame(columns, columns=self.spec.feature_names)
 

@@ -45,21 +45,38 @@ def _category_checker(column: str, known: tuple[str, ...]) -> BeforeValidator:
     return BeforeValidator(check)
 
 
+def field_names(spec: DatasetSpec) -> dict[str, str]:
+    """Column name → attribute name in the record type.
+
+    Columns may be called anything ("floor area (m2)", "json", "_id", "model_config"); the
+    attributes are safe identifiers and the column names are their aliases on the wire.
+    """
+    return {column: f"f{i}" for i, column in enumerate(spec.feature_names)}
+
+
 def record_type(spec: DatasetSpec) -> type[BaseModel]:
     """One input record: every feature is required; null means missing (the model imputes)."""
+    names = field_names(spec)
     fields: dict[str, Any] = {}
-    for name in spec.numeric:
-        fields[name] = (Finite | None, Field(description=f"numeric feature {name}"))
-    for name in spec.categorical:
-        known = spec.categories.get(name, ())
+    for column in spec.numeric:
+        fields[names[column]] = (
+            Finite | None,
+            Field(alias=column, description=f"numeric feature {column}"),
+        )
+    for column in spec.categorical:
+        known = spec.categories.get(column, ())
         extra: dict[str, Any] | None = {"enum": [*known, None]} if known else None
-        fields[name] = (
-            Annotated[str | None, _category_checker(name, known)],
-            Field(description=f"categorical feature {name}", json_schema_extra=extra),
+        fields[names[column]] = (
+            Annotated[str | None, _category_checker(column, known)],
+            Field(
+                alias=column,
+                description=f"categorical feature {column}",
+                json_schema_extra=extra,
+            ),
         )
     model: type[BaseModel] = create_model(
         "Record",
-        __config__=ConfigDict(extra="ignore", frozen=True),
+        __config__=ConfigDict(extra="ignore", frozen=True, serialize_by_alias=True),
         **fields,
     )
     return model

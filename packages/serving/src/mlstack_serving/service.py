@@ -97,7 +97,7 @@ class MlstackService:
         logged = [
             PredictionRecord(
                 model_version=self.version,
-                inputs=row.model_dump(),
+                inputs=row.model_dump(by_alias=True),
                 prediction=str(out.prediction),
                 prediction_value=out.prediction_value,
                 probabilities=out.probabilities,
