@@ -49,7 +49,7 @@ st.dataframe(
                 "feature": f.name,
                 "kind": f.kind,
                 "test": f.method,
-                "p-value": f.p_value,
+                "p-value": f"{f.p_value:.2e}",
                 "drifted": f.drifted,
             }
             for f in result.features
