@@ -1,4 +1,4 @@
-"""Traffic: requests per minute, latency over time and percentiles, what the model predicted."""
+"""Traffic: predictions per minute, latency over time and percentiles, what the model predicted."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ buckets = pd.DataFrame(
     [
         {
             "time": b.start,
-            "requests per minute": b.requests * 60 / width,
+            "predictions per minute": b.requests * 60 / width,
             "mean latency (ms)": b.mean_latency_ms,
             "max latency (ms)": b.max_latency_ms,
         }
@@ -41,7 +41,7 @@ c.metric("p95 latency", f"{latency.p95_ms:.1f} ms")
 d.metric("p99 latency", f"{latency.p99_ms:.1f} ms")
 
 st.plotly_chart(
-    px.bar(buckets, x="time", y="requests per minute", title="Requests per minute"),
+    px.bar(buckets, x="time", y="predictions per minute", title="Predictions per minute"),
     width="stretch",
 )
 st.plotly_chart(
