@@ -127,7 +127,7 @@ def build(c: Context) -> None:
 
 @task(help={"reload": "Serve the service from source with hot reload (development)."})
 def serve(c: Context, reload: bool = False) -> None:
-    """Serve the latest Bento on MLSTACK_API_HOST:MLSTACK_API_PORT."""
+    """Serve the champion's Bento on MLSTACK_API_HOST:MLSTACK_API_PORT (or the source, --reload)."""
     c.run("mlstack-serve serve" + (" --reload" if reload else ""), pty=False)
 
 

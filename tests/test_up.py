@@ -172,3 +172,25 @@ def test_simulated_drift_reaches_monitor_and_the_drift_page(
     assert "ALERT" in shown
     for name in shifted:
         assert name in shown
+
+
+def test_promote_and_rollback_change_what_up_serves(stack: Stack) -> None:
+    """The registry decides what is served: promote v2 and `up` serves it; roll back and
+    `up` serves v1's Bento again."""
+    assert stack.invoke("up", "--detach").returncode == 0
+    retrained = stack.invoke("train", "--seed-sample")
+    assert retrained.returncode == 0, retrained.stdout + retrained.stderr
+    assert "not promoted" in retrained.stdout
+    version = retrained.stdout.split("mlstack v", 1)[1].split()[0]
+    assert stack.invoke("promote", version, "--reason", "e2e").returncode == 0
+
+    def served_after_restart() -> str:
+        assert stack.invoke("down").returncode == 0
+        restarted = stack.invoke("up", "--detach")
+        assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+        metadata = httpx.get(stack.url(stack.api_port, "/metadata"), timeout=10).json()
+        return str(metadata["version"])
+
+    assert served_after_restart() == version
+    assert stack.invoke("rollback").returncode == 0
+    assert served_after_restart() != version

@@ -7,7 +7,6 @@ the MLmodel metadata) and promoted to champion through the registry facade.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
@@ -27,6 +26,7 @@ import pytest
 from mlstack_core.registry import ModelRegistry
 from mlstack_core.settings import Settings
 from mlstack_core.spec import DatasetSpec
+from mlstack_core.stack.supervisor import signal_tree
 
 BIN = Path(sys.executable).parent
 MAX_RECORDS = 50
@@ -127,33 +127,6 @@ def state_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid` (children first), read from /proc."""
-    parents: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found: list[int] = []
-    todo = [pid]
-    while todo:
-        children = parents.get(todo.pop(), [])
-        found.extend(children)
-        todo.extend(children)
-    return found
-
-
-def alive(pid: int) -> bool:
-    """Whether `pid` still runs (a zombie waiting to be reaped does not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
 @dataclass
 class Server:
     base_url: str
@@ -167,11 +140,7 @@ class Server:
         BentoML starts each worker in a process group of its own, so signalling the group
         alone would leave the workers (and the listening socket) alive after a kill -9.
         """
-        for pid in [*descendants(self.process.pid), self.process.pid]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, sig)
+        signal_tree(self.process.pid, sig)
         self.process.wait(timeout=30)
 
 

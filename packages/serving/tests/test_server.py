@@ -12,8 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import BIN, RECORD, Server, alive, descendants, start_server, state_env
+from conftest import BIN, RECORD, Server, start_server, state_env
 
+from mlstack_core.stack.supervisor import is_alive, process_tree
 from mlstack_core.store import PredictionStore
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -91,14 +92,14 @@ def test_every_answered_prediction_survives_a_kill_9(server: Server) -> None:
     deadline = time.monotonic() + 20
     while len(answered) < 200 and time.monotonic() < deadline:
         time.sleep(0.05)
-    workers = descendants(server.process.pid)
+    workers = process_tree(server.process.pid)[1:]
     assert workers, "the server has no worker processes to kill"
     server.kill(signal.SIGKILL)
     stop.set()
     for thread in threads:
         thread.join(timeout=30)
     assert len(answered) >= 200
-    assert not [pid for pid in workers if alive(pid)], "a worker survived the kill"
+    assert not [p.pid for p in workers if is_alive(p)], "a worker survived the kill"
     missing = set(answered) - PredictionStore(server.store_url).ids()
     assert not missing, f"{len(missing)} acknowledged predictions are not in the store"
 

@@ -52,7 +52,6 @@ class Settings(BaseSettings):
     gate_min_rel_delta: float = Field(default=0.0, ge=0.0)
 
     max_records: int = Field(default=1000, ge=1)
-    batch_max_latency_ms: int = Field(default=500, ge=10)
 
     drift_share_alert: float = Field(default=0.3, gt=0.0, le=1.0)
     drift_pvalue: float = Field(default=0.05, gt=0.0, lt=1.0)

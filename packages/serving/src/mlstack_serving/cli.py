@@ -52,19 +52,28 @@ def build() -> None:
     console.print(f"  {result.bento_path}")
 
 
-def _latest_bento(settings: Settings) -> str:
+def _champion_bento(settings: Settings) -> str:
+    """The Bento of the registry's champion; the newest Bento when the registry is unreachable."""
     import bentoml
     from bentoml.exceptions import NotFound
+    from mlflow.exceptions import MlflowException
 
+    from mlstack_core.registry import ModelRegistry
     from mlstack_serving.build import BENTO_NAME
     from mlstack_serving.home import use_bentoml_home
 
     use_bentoml_home(settings.bentoml_home)
     try:
-        return str(bentoml.get(f"{BENTO_NAME}:latest").tag)
+        champion = ModelRegistry(settings).require_champion()
+        tag = f"{BENTO_NAME}:v{champion.version}"
+    except (MlflowException, OSError) as exc:
+        console.print(f"[yellow]registry unreachable ({exc}); serving the newest Bento[/]")
+        tag = f"{BENTO_NAME}:latest"
+    try:
+        return str(bentoml.get(tag).tag)
     except NotFound:
         raise ServiceError(
-            f"no Bento {BENTO_NAME!r} in {settings.bentoml_home}",
+            f"no Bento {tag} in {settings.bentoml_home}",
             "run `invoke build` first (or `invoke serve --reload` to serve from source)",
         ) from None
 
@@ -75,7 +84,7 @@ def serve(
         bool, typer.Option(help="Serve the service from source with hot reload (development).")
     ] = False,
 ) -> None:
-    """Serve the latest Bento on MLSTACK_API_HOST:MLSTACK_API_PORT (the champion's by default)."""
+    """Serve the champion's Bento on MLSTACK_API_HOST:MLSTACK_API_PORT."""
     settings = _settings()
     address = ["--host", settings.api_host, "--port", str(settings.api_port)]
     if reload:
@@ -83,7 +92,7 @@ def serve(
         target = ["mlstack_serving.service:Mlstack", "--reload", "--working-dir", str(source)]
     else:
         try:
-            target = [_latest_bento(settings)]
+            target = [_champion_bento(settings)]
         except MlstackError as exc:
             _fail(exc)
     env = {**os.environ, "BENTOML_HOME": str(settings.bentoml_home.resolve())}

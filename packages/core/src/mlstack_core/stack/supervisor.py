@@ -91,7 +91,7 @@ def group_alive(pid: int) -> bool:
     return True
 
 
-def _tree(pid: int) -> list[psutil.Process]:
+def process_tree(pid: int) -> list[psutil.Process]:
     """The process and all its descendants (BentoML workers start process groups of their own)."""
     try:
         root = psutil.Process(pid)
@@ -100,33 +100,38 @@ def _tree(pid: int) -> list[psutil.Process]:
         return []
 
 
-def _alive(process: psutil.Process) -> bool:
+def is_alive(process: psutil.Process) -> bool:
+    """Running and not a zombie waiting to be reaped."""
     try:
         return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
 
 
-def _signal(processes: list[psutil.Process], pid: int, sig: signal.Signals) -> None:
+def signal_tree(
+    pid: int, sig: signal.Signals, processes: list[psutil.Process] | None = None
+) -> list[psutil.Process]:
+    """Send `sig` to the process group of `pid` and to every process of its tree."""
+    tree = process_tree(pid) if processes is None else processes
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-    for process in processes:
+    for process in tree:
         with contextlib.suppress(psutil.Error):
             process.send_signal(sig)
+    return tree
 
 
 def stop_group(pid: int, timeout: float = 10.0) -> None:
     """SIGTERM the process group and every descendant; SIGKILL what is left after `timeout`."""
-    processes = _tree(pid)
-    _signal(processes, pid, signal.SIGTERM)
+    processes = signal_tree(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        if not group_alive(pid) and not any(_alive(p) for p in processes):
+        if not group_alive(pid) and not any(is_alive(p) for p in processes):
             return
         time.sleep(POLL_SECONDS)
-    _signal([p for p in processes if _alive(p)], pid, signal.SIGKILL)
+    signal_tree(pid, signal.SIGKILL, [p for p in processes if is_alive(p)])
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
 
