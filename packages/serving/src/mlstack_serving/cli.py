@@ -5,32 +5,21 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from mlstack_core.cli import fail, guarded
 from mlstack_core.errors import MlstackError, ServiceError
-from mlstack_core.logging import setup_logging
-from mlstack_core.settings import Settings, load_settings
+from mlstack_core.settings import Settings
 
 app = typer.Typer(help="Build and serve the champion model with BentoML.", no_args_is_help=True)
 console = Console(stderr=True)
 
 
 def _settings() -> Settings:
-    setup_logging()
-    try:
-        return load_settings()
-    except MlstackError as exc:
-        _fail(exc)
-
-
-def _fail(exc: MlstackError) -> NoReturn:
-    console.print(f"[red]error:[/red] {exc.cause}")
-    if exc.hint:
-        console.print(f"[dim]hint:[/dim] {exc.hint}")
-    raise typer.Exit(exc.exit_code)
+    return guarded(lambda settings: settings, level="INFO")
 
 
 @app.command()
@@ -43,7 +32,7 @@ def build() -> None:
         with console.status("Building the Bento of the champion"):
             result = BentoBuilder(settings).build()
     except MlstackError as exc:
-        _fail(exc)
+        fail(exc)
     model = "reused" if result.model_reused else "imported"
     bento = "reused" if result.bento_reused else "built"
     console.print(
@@ -94,7 +83,7 @@ def serve(
         try:
             target = [_champion_bento(settings)]
         except MlstackError as exc:
-            _fail(exc)
+            fail(exc)
     env = {**os.environ, "BENTOML_HOME": str(settings.bentoml_home.resolve())}
     console.print(f"serving {target[0]} on http://{settings.api_host}:{settings.api_port}")
     sys.stdout.flush()

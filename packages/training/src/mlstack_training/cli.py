@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mlstack_core.errors import MlstackError
-from mlstack_core.logging import setup_logging
-from mlstack_core.settings import Settings, load_settings
+from mlstack_core.cli import guarded
+from mlstack_core.settings import Settings
 from mlstack_core.spec import Task
 from mlstack_training.pipeline import ESTIMATORS, Estimator
 
@@ -26,19 +24,6 @@ app = typer.Typer(
 )
 console = Console()
 err = Console(stderr=True)
-T = TypeVar("T")
-
-
-def _guarded(action: Callable[[Settings], T]) -> T:
-    """Run with settings; a MlstackError becomes `error: cause` + `hint:` and its exit code."""
-    setup_logging("WARNING")
-    try:
-        return action(load_settings())
-    except MlstackError as exc:
-        err.print(f"[bold red]error:[/] {exc.cause}", highlight=False, soft_wrap=True)
-        if exc.hint:
-            err.print(f"[yellow]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
 
 
 @app.command()
@@ -100,7 +85,7 @@ def train(
         table.add_row("time", f"{result.seconds:.1f} s")
         console.print(table)
 
-    _guarded(run)
+    guarded(run)
 
 
 @app.command()
@@ -115,7 +100,7 @@ def promote(
         info = ModelRegistry(settings).promote(version, f"manual promotion: {reason}")
         console.print(f"{info.name} v{info.version} is now [green]champion[/]")
 
-    _guarded(run)
+    guarded(run)
 
 
 @app.command()
@@ -127,7 +112,7 @@ def rollback() -> None:
         info = ModelRegistry(settings).rollback()
         console.print(f"{info.name} v{info.version} is champion again")
 
-    _guarded(run)
+    guarded(run)
 
 
 @app.command("seed-sample")

@@ -23,8 +23,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mlstack_core.cli import guarded
 from mlstack_core.errors import MlstackError
-from mlstack_core.settings import Settings, load_settings
+from mlstack_core.settings import Settings
 from mlstack_core.stack.services import (
     Service,
     all_services,
@@ -49,12 +50,7 @@ err = Console(stderr=True)
 
 
 def _settings() -> Settings:
-    try:
-        return load_settings()
-    except MlstackError as exc:
-        err.print(f"[bold red]error:[/] {exc.cause}", highlight=False, soft_wrap=True)
-        err.print(f"[yellow]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
+    return guarded(lambda settings: settings)
 
 
 def _table(outcomes: list[Outcome]) -> Table:
