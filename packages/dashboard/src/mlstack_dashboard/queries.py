@@ -198,11 +198,14 @@ class StoreReader:
         """Requests per served model version in the window, most requested first."""
         if not self.has_tables():
             return []
+        # Grouping on an expression keeps planners on the time index instead of walking the
+        # whole model_version index (0.25 s at 1M rows, whatever the window).
+        version = func.coalesce(Prediction.model_version, "").label("version")
         n = func.count().label("n")
         query = (
-            select(Prediction.model_version, n)
+            select(version, n)
             .where(Prediction.created_at >= since)
-            .group_by(Prediction.model_version)
+            .group_by(version)
             .order_by(n.desc())
         )
         with self.engine.connect() as conn:
@@ -324,7 +327,9 @@ class StoreReader:
             )
             .select_from(Feedback)
             .join(Prediction, Prediction.id == Feedback.prediction_id)
-            .where(Prediction.created_at >= since)
+            # Feedback comes after its prediction, so the window also bounds received_at,
+            # which lets the feedback index skip older ground truth.
+            .where(Prediction.created_at >= since, Feedback.received_at >= since)
             .group_by(bucket)
             .order_by(bucket)
         )
