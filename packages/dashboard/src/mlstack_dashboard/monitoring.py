@@ -9,6 +9,7 @@ why drift and quality are missing instead of failing.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +29,13 @@ from mlstack_dashboard.alerts import (
 )
 from mlstack_dashboard.drift import DriftResult, detect_drift
 from mlstack_dashboard.health import ServiceHealth, mlflow_health, registry_is_remote
-from mlstack_dashboard.queries import LatencySummary, QualityBucket, StoreReader, WindowTotals
+from mlstack_dashboard.queries import (
+    LatencySummary,
+    QualityBucket,
+    StoreReader,
+    TrafficBucket,
+    WindowTotals,
+)
 
 MAX_BUCKETS = 240
 TRAIN_HINT = "run `uv run invoke train --seed-sample` (or `uv run invoke up`)"
@@ -64,6 +71,19 @@ class DriftCheck:
     reason: str | None
     current: pd.DataFrame = field(repr=False)
     reference: pd.DataFrame = field(repr=False)
+
+
+@dataclass(frozen=True)
+class TrafficView:
+    """Everything the Traffic page draws, for one window."""
+
+    totals: WindowTotals
+    buckets: list[TrafficBucket]
+    bucket_seconds: int
+    latency: LatencySummary
+    labels: list[tuple[str, int]]
+    values: list[tuple[float, float, int]]
+    versions: list[tuple[str, int]]
 
 
 @dataclass(frozen=True)
@@ -192,6 +212,28 @@ class Monitor:
     def latency(self, window_minutes: int) -> LatencySummary:
         return self.reader.latency(self.since(window_minutes))
 
+    def traffic(self, window_minutes: int, regression: bool) -> TrafficView:
+        """The Traffic page's queries, run side by side (each waits on the database)."""
+        since = self.since(window_minutes)
+        width = bucket_seconds(window_minutes)
+        reader = self.reader
+        with ThreadPoolExecutor(max_workers=5) as pool:
+            totals = pool.submit(reader.totals, since)
+            buckets = pool.submit(reader.traffic, since, width)
+            latency = pool.submit(reader.latency, since)
+            labels = pool.submit(lambda: [] if regression else reader.label_counts(since))
+            values = pool.submit(lambda: reader.value_histogram(since) if regression else [])
+            versions = pool.submit(reader.versions, since)
+            return TrafficView(
+                totals=totals.result(),
+                buckets=buckets.result(),
+                bucket_seconds=width,
+                latency=latency.result(),
+                labels=labels.result(),
+                values=values.result(),
+                versions=versions.result(),
+            )
+
     def drift(self, window_minutes: int, champion: ChampionState) -> DriftCheck:
         """Drift of the newest requests in the window; recomputed only when they changed."""
         empty = pd.DataFrame()
@@ -252,10 +294,18 @@ class Monitor:
         """The full check: totals, latency, drift, quality and which alerts fire."""
         window = window_minutes or self.settings.monitor_window_minutes
         champion = champion or self.champion()
-        totals = self.totals(window)
-        latency = self.latency(window)
-        drift = self.drift(window, champion)
-        buckets = self.quality_buckets(window)
+        # The SQL aggregates wait on the database (the driver releases the GIL) while Evidently
+        # computes drift, so running them side by side nearly halves a large window's report.
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            totals_job = pool.submit(self.totals, window)
+            latency_job = pool.submit(self.latency, window)
+            buckets_job = pool.submit(self.quality_buckets, window)
+            drift = self.drift(window, champion)
+            totals, latency, buckets = (
+                totals_job.result(),
+                latency_job.result(),
+                buckets_job.result(),
+            )
         quality = self.quality(buckets, champion)
         fired = (
             drift_alert(drift.result, self.settings),

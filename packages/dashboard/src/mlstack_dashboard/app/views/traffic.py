@@ -7,35 +7,33 @@ import plotly.express as px
 import streamlit as st
 
 from mlstack_dashboard import ui
-from mlstack_dashboard.monitoring import bucket_seconds
 
 st.title("Traffic")
 settings = ui.settings()
 monitor = ui.monitor()
 window = ui.window_picker(settings)
-since = monitor.since(window)
-reader = monitor.reader
 
-totals = reader.totals(since)
-if totals.predictions == 0:
+champion = monitor.champion()
+regression = champion.info is not None and monitor.profile(champion.info).spec.task == "regression"
+view = monitor.traffic(window, regression)
+if view.totals.predictions == 0:
     ui.no_predictions(window)
     st.stop()
 
-width = bucket_seconds(window)
 buckets = pd.DataFrame(
     [
         {
             "time": b.start,
-            "predictions per minute": b.requests * 60 / width,
+            "predictions per minute": b.requests * 60 / view.bucket_seconds,
             "mean latency (ms)": b.mean_latency_ms,
             "max latency (ms)": b.max_latency_ms,
         }
-        for b in reader.traffic(since, width)
+        for b in view.buckets
     ]
 )
-latency = reader.latency(since)
+latency = view.latency
 a, b, c, d = st.columns(4)
-a.metric(f"Predictions ({window} min)", f"{totals.predictions:,}")
+a.metric(f"Predictions ({window} min)", f"{view.totals.predictions:,}")
 b.metric("p50 latency", f"{latency.p50_ms:.1f} ms")
 c.metric("p95 latency", f"{latency.p95_ms:.1f} ms")
 d.metric("p99 latency", f"{latency.p99_ms:.1f} ms")
@@ -57,17 +55,12 @@ st.plotly_chart(
 )
 
 st.subheader("Predictions")
-champion = monitor.champion()
-regression = champion.info is not None and monitor.profile(champion.info).spec.task == "regression"
 if regression:
-    values = pd.DataFrame(reader.value_histogram(since), columns=["low", "high", "count"])
+    values = pd.DataFrame(view.values, columns=["low", "high", "count"])
     values["prediction"] = (values["low"] + values["high"]) / 2
     chart = px.bar(values, x="prediction", y="count", title="Predicted values")
 else:
-    labels = pd.DataFrame(reader.label_counts(since), columns=["prediction", "count"])
+    labels = pd.DataFrame(view.labels, columns=["prediction", "count"])
     chart = px.bar(labels, x="prediction", y="count", title="Predicted labels")
 st.plotly_chart(chart, width="stretch")
-st.dataframe(
-    pd.DataFrame(reader.versions(since), columns=["model version", "predictions"]),
-    hide_index=True,
-)
+st.dataframe(pd.DataFrame(view.versions, columns=["model version", "predictions"]), hide_index=True)
