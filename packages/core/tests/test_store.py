@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from mlstack_core.errors import ConfigError
 from mlstack_core.store import SCHEMA_VERSION, PredictionRecord, PredictionStore
@@ -43,6 +43,17 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Prediction
 def test_migrate_is_idempotent(store: PredictionStore) -> None:
     assert store.migrate() == SCHEMA_VERSION
     assert store.migrate() == SCHEMA_VERSION
+
+
+def test_a_v1_store_gets_the_monitoring_indexes(store: PredictionStore) -> None:
+    with store.engine.begin() as conn:
+        for name in ("ix_predictions_monitoring_window", "ix_predictions_monitoring_id"):
+            conn.execute(text(f"DROP INDEX {name}"))
+        conn.execute(text("DELETE FROM mlstack_schema"))
+        conn.execute(text("INSERT INTO mlstack_schema VALUES (1, CURRENT_TIMESTAMP)"))
+    assert store.migrate() == SCHEMA_VERSION == 2
+    names = {ix["name"] for ix in inspect(store.engine).get_indexes("predictions")}
+    assert {"ix_predictions_monitoring_window", "ix_predictions_monitoring_id"} <= names
 
 
 def test_sqlite_uses_wal(tmp_path: Path) -> None:

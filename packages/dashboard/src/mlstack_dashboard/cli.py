@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from mlstack_core.errors import MlstackError
-from mlstack_core.logging import setup_logging
-from mlstack_core.settings import Settings, load_settings
+from mlstack_core.cli import guarded
+from mlstack_core.settings import Settings
 
 if TYPE_CHECKING:
     from mlstack_dashboard.monitoring import MonitoringReport
@@ -27,19 +24,6 @@ app = typer.Typer(
 )
 console = Console()
 err = Console(stderr=True)
-T = TypeVar("T")
-
-
-def _guarded(action: Callable[[Settings], T]) -> T:
-    """Run with settings; a MlstackError becomes `error: cause` + `hint:` and its exit code."""
-    setup_logging("WARNING")
-    try:
-        return action(load_settings())
-    except MlstackError as exc:
-        err.print(f"[bold red]error:[/] {exc.cause}", highlight=False)
-        if exc.hint:
-            err.print(f"[yellow]hint:[/] {exc.hint}", highlight=False)
-        sys.exit(exc.exit_code)
 
 
 @app.command()
@@ -64,7 +48,7 @@ def check(
             post_webhook(settings.alert_webhook_url, report.to_json())
         return report
 
-    report = _guarded(run)
+    report = guarded(run)
     if as_json:
         console.print_json(report.to_json())
     else:
@@ -143,7 +127,7 @@ def simulate(
         finally:
             simulator.close()
 
-    result = _guarded(run)
+    result = guarded(run)
     console.print(
         f"sent {result.requests} requests: {result.predictions} predictions "
         f"(model v{result.model_version}), {result.feedback} feedback, {result.failed} failed, "
@@ -165,5 +149,5 @@ def dashboard(
     """Run the Streamlit dashboard on 127.0.0.1, headless (this process becomes Streamlit)."""
     from mlstack_dashboard.app import streamlit_command
 
-    command = streamlit_command(_guarded(lambda s: s), port)
+    command = streamlit_command(guarded(lambda s: s), port)
     os.execv(command[0], command)  # noqa: S606 - our own argv, no shell involved

@@ -24,32 +24,13 @@ from sqlalchemy import (
     inspect,
     literal,
     select,
-    text,
 )
-from sqlalchemy.exc import SQLAlchemyError
 
 from mlstack_core.store import Feedback, Prediction, make_engine
 
 log = logging.getLogger(__name__)
 
 TOP_LABELS = 50
-# Covering indexes for the monitoring queries: the window aggregates and the feedback join
-# read only these, never the wide rows with their JSON inputs (10-20x faster at 1M rows).
-MONITORING_INDEXES = {
-    "ix_predictions_monitoring_window": (
-        Prediction.created_at,
-        Prediction.latency_ms,
-        Prediction.model_version,
-        Prediction.prediction,
-        Prediction.prediction_value,
-    ),
-    "ix_predictions_monitoring_id": (
-        Prediction.id,
-        Prediction.created_at,
-        Prediction.prediction,
-        Prediction.prediction_value,
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -145,27 +126,12 @@ class StoreReader:
         self._ready = False
 
     def has_tables(self) -> bool:
-        """False until serving has written (or migrated) the store; then makes sure the
-        monitoring indexes exist (once per reader)."""
+        """False until serving has written (or migrated) the store."""
         if self._ready:
             return True
         names = set(inspect(self.engine).get_table_names())
-        if not {Prediction.__tablename__, Feedback.__tablename__} <= names:
-            return False
-        self.ensure_indexes()
-        self._ready = True
-        return True
-
-    def ensure_indexes(self) -> None:
-        """Create the covering indexes if missing; a read-only database just stays slower."""
-        table = Prediction.__tablename__
-        try:
-            with self.engine.begin() as conn:
-                for name, columns in MONITORING_INDEXES.items():
-                    listed = ", ".join(c.key for c in columns)
-                    conn.execute(text(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({listed})"))
-        except SQLAlchemyError as exc:
-            log.warning("monitoring indexes not created (queries will be slower): %s", exc)
+        self._ready = {Prediction.__tablename__, Feedback.__tablename__} <= names
+        return self._ready
 
     def _floor(self, value: Any) -> ColumnElement[int]:
         """Round down to an integer (SQLite's CAST truncates; PostgreSQL's rounds)."""
