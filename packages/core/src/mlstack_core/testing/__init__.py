@@ -1,0 +1,1 @@
+"""Test helpers shipped with core so every package's tests can use the same real services."""
