@@ -194,3 +194,34 @@ def test_promote_and_rollback_change_what_up_serves(stack: Stack) -> None:
     assert served_after_restart() == version
     assert stack.invoke("rollback").returncode == 0
     assert served_after_restart() != version
+
+
+def test_invoke_mlflow_serves_the_ui_alone(stack: Stack) -> None:
+    ui = subprocess.Popen(
+        [str(BIN / "invoke"), "mlflow"],
+        cwd=ROOT,
+        env=stack.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert ui.poll() is None, "invoke mlflow exited"
+            assert time.monotonic() < deadline, "the MLflow UI never answered"
+            try:
+                health = httpx.get(stack.url(stack.mlflow_port, "/health"), timeout=2)
+                if health.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        models = httpx.get(
+            stack.url(stack.mlflow_port, "/api/2.0/mlflow/registered-models/search"), timeout=10
+        )
+        assert [m["name"] for m in models.json()["registered_models"]] == ["mlstack"]
+    finally:
+        os.killpg(ui.pid, signal.SIGINT)
+        ui.wait(timeout=30)
+    assert port_is_free(stack.mlflow_port)
