@@ -38,9 +38,7 @@ def lint(session: nox.Session) -> None:
     mypy needs every package installed, so it runs in `typecheck` instead of here.
     """
     sync(session, "--only-group", "dev")
-    session.run(
-        "pre-commit", "run", "--all-files", "--show-diff-on-failure", env={"SKIP": "mypy"}
-    )
+    session.run("pre-commit", "run", "--all-files", "--show-diff-on-failure", env={"SKIP": "mypy"})
 
 
 @nox.session
