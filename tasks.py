@@ -131,10 +131,20 @@ def serve(c: Context, reload: bool = False) -> None:
     c.run("mlstack-serve serve" + (" --reload" if reload else ""), pty=False)
 
 
-@task(help={"seconds": "Duration of each timed load (default 10)."})
-def bench(c: Context, seconds: int = 10) -> None:
-    """Benchmark the mlstack Bento against `mlflow models serve` (32 and 4 connections, wrk)."""
-    c.run(f"python benchmarks/serving_bench.py --seconds {int(seconds)}")
+@task(
+    help={
+        "seconds": "Duration of each timed load of the serving benchmark (default 10).",
+        "only": "serving or monitoring (default: both).",
+        "rows": "Predictions in the monitoring benchmark's store (default 1,000,000).",
+    }
+)
+def bench(c: Context, seconds: int = 10, only: str | None = None, rows: int = 1_000_000) -> None:
+    """Serving against `mlflow models serve` (wrk, 32 and 4 connections); monitoring pages
+    on a 1M-prediction store against pandas over the whole table."""
+    if only in (None, "serving"):
+        c.run(f"python benchmarks/serving_bench.py --seconds {int(seconds)}")
+    if only in (None, "monitoring"):
+        c.run(f"python benchmarks/monitoring_bench.py --rows {int(rows)}")
 
 
 @task(
