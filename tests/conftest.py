@@ -6,10 +6,12 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,6 +59,31 @@ class Stack:
 
     def url(self, port: int, path: str) -> str:
         return f"http://127.0.0.1:{port}{path}"
+
+    def spawn(self, *command: str) -> subprocess.Popen[bytes]:
+        """A long-running command of the workspace in its own process group."""
+        return subprocess.Popen(
+            [str(BIN / command[0]), *command[1:]],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes], seconds: float = 120) -> None:
+    """Poll `url` until it answers 200; fail if the process dies or time runs out."""
+    deadline = time.monotonic() + seconds
+    while True:
+        assert process.poll() is None, f"the server behind {url} exited"
+        assert time.monotonic() < deadline, f"{url} never answered"
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
 
 
 def new_stack(home: Path) -> Stack:

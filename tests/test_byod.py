@@ -6,15 +6,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import time
 
 import httpx
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import BIN, ROOT, Stack, new_stack
+from tests.conftest import Stack, new_stack, wait_healthy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -55,26 +53,10 @@ def test_unseen_regression_table_is_trained_built_and_served(
     built = stack.invoke("build")
     assert built.returncode == 0, built.stdout + built.stderr
 
-    server = subprocess.Popen(
-        [str(BIN / "mlstack-serve"), "serve"],
-        cwd=ROOT,
-        env=stack.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    server = stack.spawn("mlstack-serve", "serve")
     base = stack.url(stack.api_port, "")
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, "the API exited"
-            assert time.monotonic() < deadline, "the API never became ready"
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
+        wait_healthy(f"{base}/readyz", server)
         record = {
             "floor area (m2)": 100.0,
             "rooms": 3,

@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from mlstack_core.stack.supervisor import group_alive
-from tests.conftest import BIN, ROOT, Stack
+from tests.conftest import BIN, ROOT, Stack, wait_healthy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 DEGRADED = 3
@@ -197,26 +197,9 @@ def test_promote_and_rollback_change_what_up_serves(stack: Stack) -> None:
 
 
 def test_invoke_mlflow_serves_the_ui_alone(stack: Stack) -> None:
-    ui = subprocess.Popen(
-        [str(BIN / "invoke"), "mlflow"],
-        cwd=ROOT,
-        env=stack.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    ui = stack.spawn("invoke", "mlflow")
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert ui.poll() is None, "invoke mlflow exited"
-            assert time.monotonic() < deadline, "the MLflow UI never answered"
-            try:
-                health = httpx.get(stack.url(stack.mlflow_port, "/health"), timeout=2)
-                if health.status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
+        wait_healthy(stack.url(stack.mlflow_port, "/health"), ui, seconds=90)
         models = httpx.get(
             stack.url(stack.mlflow_port, "/api/2.0/mlflow/registered-models/search"), timeout=10
         )

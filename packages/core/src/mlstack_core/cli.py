@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
+import typer
 from rich.console import Console
 
 from mlstack_core.errors import MlstackError
@@ -31,3 +32,10 @@ def guarded(action: Callable[[Settings], T], level: str = "WARNING") -> T:
         return action(load_settings())
     except MlstackError as exc:
         fail(exc)
+
+
+def make_app(help_text: str) -> typer.Typer:
+    """A typer app as every mlstack CLI has it: help when called bare, plain tracebacks."""
+    return typer.Typer(
+        help=help_text, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False
+    )

@@ -10,18 +10,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from mlstack_core.cli import guarded
+from mlstack_core.cli import guarded, make_app
 from mlstack_core.settings import Settings
 
 if TYPE_CHECKING:
     from mlstack_dashboard.monitoring import MonitoringReport
 
-app = typer.Typer(
-    help="Monitor the served model: drift, latency, live quality and alerts.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
+app = make_app("Monitor the served model: drift, latency, live quality and alerts.")
 console = Console()
 err = Console(stderr=True)
 

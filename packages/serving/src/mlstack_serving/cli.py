@@ -10,11 +10,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from mlstack_core.cli import fail, guarded
+from mlstack_core.cli import fail, guarded, make_app
 from mlstack_core.errors import MlstackError, ServiceError
 from mlstack_core.settings import Settings
 
-app = typer.Typer(help="Build and serve the champion model with BentoML.", no_args_is_help=True)
+app = make_app("Build and serve the champion model with BentoML.")
 console = Console(stderr=True)
 
 

@@ -11,17 +11,12 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mlstack_core.cli import guarded
+from mlstack_core.cli import guarded, make_app
 from mlstack_core.settings import Settings
 from mlstack_core.spec import Task
 from mlstack_training.pipeline import ESTIMATORS, Estimator
 
-app = typer.Typer(
-    help="Train models into the MLflow registry and manage the champion alias.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
+app = make_app("Train models into the MLflow registry and manage the champion alias.")
 console = Console()
 err = Console(stderr=True)
 

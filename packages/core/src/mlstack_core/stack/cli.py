@@ -23,7 +23,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mlstack_core.cli import guarded
+from mlstack_core.cli import guarded, make_app
 from mlstack_core.errors import MlstackError
 from mlstack_core.settings import Settings
 from mlstack_core.stack.services import (
@@ -39,12 +39,7 @@ from mlstack_core.stack.supervisor import Outcome, Supervisor, is_healthy, stop_
 DEGRADED = 3
 HEALTH_TIMEOUT = {"mlflow": 60.0, "api": 120.0, "dashboard": 60.0}
 
-app = typer.Typer(
-    help="Run the local mlstack: MLflow UI, prediction API and dashboard.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
+app = make_app("Run the local mlstack: MLflow UI, prediction API and dashboard.")
 console = Console()
 err = Console(stderr=True)
 
