@@ -1,4 +1,7 @@
-"""Is the API up, is MLflow reachable: quick probes with short timeouts for the Overview."""
+"""Is the API up, is MLflow reachable: quick probes with short timeouts for the Overview.
+
+The endpoints are those `invoke up` waits for (`mlstack_core.stack.services`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from dataclasses import dataclass
 import httpx
 
 from mlstack_core.settings import Settings
+from mlstack_core.stack.services import api_service, mlflow_service
 
 TIMEOUT_S = 2.0
 
@@ -34,7 +38,7 @@ def probe(name: str, url: str, fix: str, timeout: float = TIMEOUT_S) -> ServiceH
 def api_health(settings: Settings) -> ServiceHealth:
     return probe(
         "API",
-        f"{settings.api_base_url}/readyz",
+        f"{settings.api_base_url}{api_service(settings).health_path}",
         "start it with `uv run invoke up` (or `uv run invoke serve`)",
     )
 
@@ -42,10 +46,10 @@ def api_health(settings: Settings) -> ServiceHealth:
 def mlflow_health(settings: Settings) -> ServiceHealth:
     return probe(
         "MLflow",
-        f"{settings.mlflow_ui_url.rstrip('/')}/health",
+        mlflow_service(settings).health_url,
         "start it with `uv run invoke up` (or `uv run invoke mlflow`)",
     )
 
 
 def registry_is_remote(settings: Settings) -> bool:
-    return settings.mlflow_tracking_uri.startswith(("http://", "https://"))
+    return not mlflow_service(settings).local
