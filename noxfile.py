@@ -9,7 +9,7 @@ nox.options.default_venv_backend = "uv"
 nox.options.sessions = ["lint", "typecheck", "tests", "e2e"]
 nox.options.error_on_external_run = True
 
-PACKAGES = ["core", "training", "serving", "dashboard"]
+PACKAGES = ["core", "training", "serving", "dashboard", "deploy"]
 
 
 def sync(session: nox.Session, *selection: str, compile_bytecode: bool = False) -> None:

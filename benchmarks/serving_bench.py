@@ -26,9 +26,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from mlstack_core.processes import stop_group
 from mlstack_core.registry import ModelRegistry
 from mlstack_core.settings import load_settings
-from mlstack_core.stack.supervisor import stop_group
 from mlstack_core.store import PredictionStore
 
 BIN = Path(sys.executable).parent

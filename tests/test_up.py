@@ -10,10 +10,9 @@ import subprocess
 import time
 
 import httpx
-import psutil
 import pytest
 
-from mlstack_core.stack.supervisor import group_alive
+from mlstack_core.processes import group_alive, is_alive, process_tree
 from tests.conftest import BIN, ROOT, Stack, wait_healthy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -45,12 +44,11 @@ def test_up_bootstraps_serves_and_down_frees_the_ports(stack: Stack) -> None:
     assert again.returncode == 0
     assert "No champion yet" not in again.stdout
 
-    api = psutil.Process(json.loads((stack.home / "run" / "api.json").read_text())["pid"])
-    tree = [api, *api.children(recursive=True)]
+    tree = process_tree(json.loads((stack.home / "run" / "api.json").read_text())["pid"])
     assert len(tree) > 1, "the API should have a BentoML worker below it"
     stopped = stack.invoke("down")
     assert stopped.returncode == 0
-    survivors = [p.pid for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    survivors = [pid for pid in tree if is_alive(pid)]
     assert not survivors, f"processes left behind by down: {survivors}"
     for port in (stack.api_port, stack.dashboard_port, stack.mlflow_port):
         assert port_is_free(port), f"port {port} still answers after down"

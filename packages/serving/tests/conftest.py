@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlstack_core.processes import signal_tree
 from mlstack_core.registry import ModelRegistry
 from mlstack_core.settings import Settings
 from mlstack_core.spec import DatasetSpec
-from mlstack_core.stack.supervisor import signal_tree
 
 BIN = Path(sys.executable).parent
 MAX_RECORDS = 50

@@ -1,6 +1,6 @@
 """Is the API up, is MLflow reachable: quick probes with short timeouts for the Overview.
 
-The endpoints are those `invoke up` waits for (`mlstack_core.stack.services`).
+The endpoints are those `invoke up` waits for (`mlstack_core.endpoints`).
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from mlstack_core.endpoints import api_ready_url, mlflow_health_url, mlflow_remote_url
 from mlstack_core.settings import Settings
-from mlstack_core.stack.services import api_service, mlflow_service
 
 TIMEOUT_S = 2.0
 
@@ -38,7 +38,7 @@ def probe(name: str, url: str, fix: str, timeout: float = TIMEOUT_S) -> ServiceH
 def api_health(settings: Settings) -> ServiceHealth:
     return probe(
         "API",
-        f"{settings.api_base_url}{api_service(settings).health_path}",
+        api_ready_url(settings),
         "start it with `uv run invoke up` (or `uv run invoke serve`)",
     )
 
@@ -46,10 +46,10 @@ def api_health(settings: Settings) -> ServiceHealth:
 def mlflow_health(settings: Settings) -> ServiceHealth:
     return probe(
         "MLflow",
-        mlflow_service(settings).health_url,
+        mlflow_health_url(settings),
         "start it with `uv run invoke up` (or `uv run invoke mlflow`)",
     )
 
 
 def registry_is_remote(settings: Settings) -> bool:
-    return not mlflow_service(settings).local
+    return mlflow_remote_url(settings) is not None

@@ -7,28 +7,22 @@ that cannot start is reported with why and how to fix it; the others keep runnin
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
 import os
-import signal
-import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-import psutil
-
+from mlstack_core.endpoints import is_healthy
+from mlstack_core.processes import POLL_SECONDS, group_alive, stop_group
 from mlstack_core.settings import Settings
-from mlstack_core.stack.services import Service
+from mlstack_deploy.ports import port_in_use, port_owner
+from mlstack_deploy.services import Service
 
 Status = Literal["healthy", "failed", "stopped", "unhealthy"]
-POLL_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -52,88 +46,6 @@ class Outcome:
     detail: str = ""
     fix: str = ""
     pid: int | None = None
-
-
-def is_healthy(url: str, timeout: float = 2.0) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (http only)
-            return bool(200 <= response.status < 300)
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
-def port_in_use(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            return exc.errno == errno.EADDRINUSE
-    return False
-
-
-def port_owner(port: int) -> int | None:
-    """PID listening on `port`, when the system lets us see it."""
-    with contextlib.suppress(psutil.Error, PermissionError):
-        for conn in psutil.net_connections(kind="tcp"):
-            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
-                return conn.pid
-    return None
-
-
-def group_alive(pid: int) -> bool:
-    try:
-        os.killpg(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def process_tree(pid: int) -> list[psutil.Process]:
-    """The process and all its descendants (BentoML workers start process groups of their own)."""
-    try:
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return []
-
-
-def is_alive(process: psutil.Process) -> bool:
-    """Running and not a zombie waiting to be reaped."""
-    try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def signal_tree(
-    pid: int, sig: signal.Signals, processes: list[psutil.Process] | None = None
-) -> list[psutil.Process]:
-    """Send `sig` to the process group of `pid` and to every process of its tree."""
-    tree = process_tree(pid) if processes is None else processes
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
-    for process in tree:
-        with contextlib.suppress(psutil.Error):
-            process.send_signal(sig)
-    return tree
-
-
-def stop_group(pid: int, timeout: float = 10.0) -> None:
-    """SIGTERM the process group and every descendant; SIGKILL what is left after `timeout`."""
-    processes = signal_tree(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        if not group_alive(pid) and not any(is_alive(p) for p in processes):
-            return
-        time.sleep(POLL_SECONDS)
-    signal_tree(pid, signal.SIGKILL, [p for p in processes if is_alive(p)])
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
 
 
 def failure_from_log(log: Path) -> tuple[str, str]:

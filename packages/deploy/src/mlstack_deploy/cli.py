@@ -24,9 +24,11 @@ from rich.console import Console
 from rich.table import Table
 
 from mlstack_core.cli import guarded, make_app
+from mlstack_core.endpoints import is_healthy
 from mlstack_core.errors import MlstackError
+from mlstack_core.processes import stop_group
 from mlstack_core.settings import Settings
-from mlstack_core.stack.services import (
+from mlstack_deploy.services import (
     Service,
     all_services,
     api_service,
@@ -34,7 +36,7 @@ from mlstack_core.stack.services import (
     predict_curl,
     tool,
 )
-from mlstack_core.stack.supervisor import Outcome, Supervisor, is_healthy, stop_group
+from mlstack_deploy.supervisor import Outcome, Supervisor
 
 DEGRADED = 3
 HEALTH_TIMEOUT = {"mlflow": 60.0, "api": 120.0, "dashboard": 60.0}

@@ -10,6 +10,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlstack_core.endpoints import (
+    API_READY_PATH,
+    DASHBOARD_HEALTH_PATH,
+    MLFLOW_HEALTH_PATH,
+    mlflow_remote_url,
+)
 from mlstack_core.settings import Settings
 
 
@@ -62,7 +68,6 @@ def predict_curl(settings: Settings) -> str:
 def mlflow_service(settings: Settings) -> Service:
     """The MLflow UI: a local server over the SQLite store, or the remote tracking server."""
     uri = settings.mlflow_tracking_uri
-    remote = uri if uri.startswith(("http://", "https://")) else None
     command = [
         tool("mlflow"),
         "server",
@@ -83,11 +88,11 @@ def mlflow_service(settings: Settings) -> Service:
         command=command,
         host="127.0.0.1",
         port=settings.mlflow_port,
-        health_path="/health",
+        health_path=MLFLOW_HEALTH_PATH,
         port_setting="MLSTACK_MLFLOW_PORT",
         try_first="open it: runs, metrics, plots, the model registry",
         env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
-        remote_url=remote,
+        remote_url=mlflow_remote_url(settings),
     )
 
 
@@ -98,7 +103,7 @@ def api_service(settings: Settings) -> Service:
         command=[tool("mlstack-serve"), "serve"],
         host=settings.api_host,
         port=settings.api_port,
-        health_path="/readyz",
+        health_path=API_READY_PATH,
         port_setting="MLSTACK_API_PORT",
         try_first="POST a record to /predict (the curl below); /docs has the schema",
     )
@@ -111,7 +116,7 @@ def dashboard_service(settings: Settings) -> Service:
         command=[tool("mlstack-monitor"), "dashboard"],
         host="127.0.0.1",
         port=settings.dashboard_port,
-        health_path="/_stcore/health",
+        health_path=DASHBOARD_HEALTH_PATH,
         port_setting="MLSTACK_DASHBOARD_PORT",
         try_first="uv run invoke simulate-traffic --drift, then watch Traffic and Drift",
     )

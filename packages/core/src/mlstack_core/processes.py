@@ -1,0 +1,98 @@
+"""Process groups and process trees, with the standard library only.
+
+Every server of the stack runs in a session of its own, but BentoML's workers lead process
+groups of their own too, so stopping a server means signalling its group and every descendant.
+The supervisor, the tests and the benchmarks all stop servers through these functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+POLL_SECONDS = 0.25
+PROC = Path("/proc")
+
+
+def _parents() -> dict[int, tuple[int, str]]:
+    """Every process's parent PID and state letter (`Z` for a zombie), from /proc or `ps`."""
+    table: dict[int, tuple[int, str]] = {}
+    if PROC.is_dir():
+        for entry in PROC.iterdir():
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                # comm may hold spaces and parentheses: the fields after its last ')' are fixed.
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                table[int(entry.name)] = (int(fields[1]), fields[0])
+        return table
+    listing = subprocess.run(
+        ["ps", "-A", "-o", "pid=,ppid=,stat="], capture_output=True, text=True, check=False
+    )
+    for line in listing.stdout.splitlines():
+        with contextlib.suppress(ValueError):
+            pid, ppid, state = line.split(None, 2)
+            table[int(pid)] = (int(ppid), state[:1])
+    return table
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and all its descendants that are running (not zombies), parents first."""
+    table = _parents()
+    if pid not in table:
+        return []
+    tree, frontier = [pid], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, (ppid, _) in table.items() if ppid == parent]
+        tree.extend(children)
+        frontier.extend(children)
+    return [p for p in tree if table[p][1] != "Z"]
+
+
+def is_alive(pid: int) -> bool:
+    """Running and not a zombie waiting to be reaped."""
+    return pid in process_tree(pid)
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def signal_tree(pid: int, sig: signal.Signals, processes: list[int] | None = None) -> list[int]:
+    """Send `sig` to the process group of `pid` and to every process of its tree."""
+    tree = process_tree(pid) if processes is None else processes
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+    for process in tree:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(process, sig)
+    return tree
+
+
+def _reap(pid: int, flags: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, flags)
+
+
+def stop_group(pid: int, timeout: float = 10.0) -> None:
+    """SIGTERM the process group and every descendant; SIGKILL what is left after `timeout`."""
+    processes = signal_tree(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _reap(pid, os.WNOHANG)
+        if not group_alive(pid) and not any(is_alive(p) for p in processes):
+            return
+        time.sleep(POLL_SECONDS)
+    signal_tree(pid, signal.SIGKILL, [p for p in processes if is_alive(p)])
+    _reap(pid, 0)
