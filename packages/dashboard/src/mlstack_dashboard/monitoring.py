@@ -20,6 +20,7 @@ from mlstack_core.errors import MlstackError
 from mlstack_core.profile import ReferenceProfile
 from mlstack_core.registry import AliasEvent, ModelRegistry, VersionInfo
 from mlstack_core.settings import Settings
+from mlstack_core.store import display_url
 from mlstack_dashboard.alerts import (
     Alert,
     QualitySummary,
@@ -101,6 +102,8 @@ class MonitoringReport:
     drift_reason: str | None
     quality: QualitySummary | None
     alerts: tuple[Alert, ...]
+    store: str
+    registry: str
 
     @property
     def healthy(self) -> bool:
@@ -120,6 +123,8 @@ class MonitoringReport:
             }
         return {
             "status": "healthy" if self.healthy else "alert",
+            "store": self.store,
+            "registry": self.registry,
             "window_minutes": self.window_minutes,
             "generated_at": self.generated_at.isoformat(),
             "champion_version": self.champion_version,
@@ -324,6 +329,8 @@ class Monitor:
             drift_reason=drift.reason,
             quality=quality,
             alerts=tuple(a for a in fired if a is not None),
+            store=display_url(self.settings.store_url),
+            registry=display_url(self.settings.mlflow_tracking_uri),
         )
 
     def close(self) -> None:

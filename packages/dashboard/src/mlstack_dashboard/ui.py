@@ -8,6 +8,7 @@ import streamlit as st
 
 from mlstack_core.errors import MlstackError
 from mlstack_core.settings import Settings, load_settings
+from mlstack_core.store import display_url
 from mlstack_dashboard.monitoring import TRAFFIC_HINT, Monitor
 
 WINDOWS = (15, 60, 360, 1440, 10080)
@@ -38,8 +39,14 @@ def monitor() -> Monitor:
 
 
 def window_picker(current: Settings) -> int:
-    """The look-back window in minutes, shared by all pages through the session state."""
+    """The look-back window in minutes, shared by all pages through the session state.
+
+    The sidebar also names the store and registry read, so two parts of the stack that
+    disagree show it at a glance.
+    """
     options = sorted({*WINDOWS, current.monitor_window_minutes})
+    st.sidebar.caption(f"Store: {display_url(current.store_url)}")
+    st.sidebar.caption(f"Registry: {display_url(current.mlflow_tracking_uri)}")
     return int(
         st.sidebar.selectbox(
             "Window",

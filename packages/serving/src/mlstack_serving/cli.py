@@ -11,7 +11,13 @@ import typer
 from rich.console import Console
 
 from mlstack_core.cli import fail, guarded, make_app
-from mlstack_core.errors import MlstackError, ServiceError
+from mlstack_core.errors import (
+    ConfigError,
+    MlstackError,
+    RegistryUnreachableError,
+    ServiceError,
+    StoreUnavailableError,
+)
 from mlstack_core.settings import Settings
 
 app = make_app("Build and serve the champion model with BentoML.")
@@ -41,6 +47,31 @@ def build() -> None:
     console.print(f"  {result.bento_path}")
 
 
+def _check_store(settings: Settings) -> None:
+    """Refuse to serve (exit 2) when predictions could not be logged where settings say."""
+    from mlstack_core.store import PredictionStore, display_url
+
+    url = settings.store_url
+    path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    if path is not None and path.is_relative_to(settings.bentoml_home):
+        raise ConfigError(
+            f"the prediction store {url} is inside the BentoML store",
+            f"point MLSTACK_PREDICTION_STORE_URL (or MLSTACK_HOME) outside {settings.bentoml_home}",
+        )
+    store = PredictionStore(url)
+    try:
+        store.migrate()
+        store.probe()
+    except StoreUnavailableError as exc:
+        raise ConfigError(
+            f"the prediction store {display_url(url)} cannot be written: "
+            + exc.cause.removeprefix("prediction store unavailable: "),
+            "fix MLSTACK_PREDICTION_STORE_URL, or free space / start the database",
+        ) from None
+    finally:
+        store.dispose()
+
+
 def _champion_bento(settings: Settings) -> str:
     """The Bento of the registry's champion; the newest Bento when the registry is unreachable."""
     import bentoml
@@ -55,6 +86,9 @@ def _champion_bento(settings: Settings) -> str:
     try:
         champion = ModelRegistry(settings).require_champion()
         tag = f"{BENTO_NAME}:v{champion.version}"
+    except RegistryUnreachableError as exc:
+        console.print(f"[yellow]{exc.cause}; serving the newest Bento[/]", highlight=False)
+        tag = f"{BENTO_NAME}:latest"
     except (MlflowException, OSError) as exc:
         console.print(f"[yellow]registry unreachable ({exc}); serving the newest Bento[/]")
         tag = f"{BENTO_NAME}:latest"
@@ -76,6 +110,10 @@ def serve(
     """Serve the champion's Bento on MLSTACK_API_HOST:MLSTACK_API_PORT."""
     settings = _settings()
     address = ["--host", settings.api_host, "--port", str(settings.api_port)]
+    try:
+        _check_store(settings)
+    except MlstackError as exc:
+        fail(exc)
     if reload:
         source = Path(__file__).resolve().parent.parent
         target = ["mlstack_serving.service:Mlstack", "--reload", "--working-dir", str(source)]
@@ -84,7 +122,7 @@ def serve(
             target = [_champion_bento(settings)]
         except MlstackError as exc:
             fail(exc)
-    env = {**os.environ, "BENTOML_HOME": str(settings.bentoml_home.resolve())}
+    env = settings.child_env({"BENTOML_HOME": str(settings.bentoml_home)})
     console.print(f"serving {target[0]} on http://{settings.api_host}:{settings.api_port}")
     sys.stdout.flush()
     command = [sys.executable, "-m", "bentoml", "serve", *target, *address]

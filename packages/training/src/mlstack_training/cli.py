@@ -51,6 +51,9 @@ def train(
     )
 
     def run(settings: Settings) -> None:
+        from mlstack_core.registry import ensure_reachable
+
+        ensure_reachable(settings)
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
