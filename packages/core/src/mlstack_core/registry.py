@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from mlstack_core.endpoints import MLFLOW_HEALTH_PATH, mlflow_remote_url
 from mlstack_core.errors import ModelNotFoundError, RegistryError, RegistryUnreachableError
 from mlstack_core.profile import HOLDOUT_ARTIFACT, PROFILE_ARTIFACT, ReferenceProfile
-from mlstack_core.settings import Settings
+from mlstack_core.settings import COMPOSE_HINT, Settings
 from mlstack_core.spec import DatasetSpec
 
 if TYPE_CHECKING:
@@ -106,10 +106,7 @@ def ensure_reachable(settings: Settings) -> None:
     if reason is None:
         return
     if settings.env == "docker":
-        hint = (
-            "MLSTACK_ENV=docker expects the compose network: run `invoke compose-up`, "
-            "or unset MLSTACK_ENV for the local stack"
-        )
+        hint = COMPOSE_HINT
     else:
         hint = "check MLSTACK_TRACKING_URI and that the MLflow server is up"
     raise RegistryUnreachableError(f"the MLflow registry at {url} is unreachable: {reason}", hint)

@@ -33,6 +33,10 @@ DOCKER_PREDICTION_STORE_URL = (
 
 
 PROJECT_MARKER = "tasks.py"
+COMPOSE_HINT = (
+    "MLSTACK_ENV=docker expects the compose network: run `invoke compose-up`, "
+    "or unset MLSTACK_ENV for the local stack"
+)
 
 
 def project_root(start: Path | None = None) -> Path:

@@ -37,6 +37,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from mlstack_core.errors import ConfigError, StoreUnavailableError
 
 SCHEMA_VERSION = 2
+CONNECT_TIMEOUT_S = 5
 
 
 class Base(DeclarativeBase):
@@ -148,7 +149,13 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     try:
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        return create_engine(
+            url,
+            pool_pre_ping=True,  # a connection lost while idle is replaced, not used
+            pool_size=5,
+            max_overflow=10,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_S} if "postgresql" in url else {},
+        )
     except Exception as exc:  # unknown dialect or missing driver
         raise ConfigError(
             f"prediction store URL cannot be used: {exc}",

@@ -18,7 +18,7 @@ from mlstack_core.errors import (
     ServiceError,
     StoreUnavailableError,
 )
-from mlstack_core.settings import Settings
+from mlstack_core.settings import COMPOSE_HINT, Settings
 
 app = make_app("Build and serve the champion model with BentoML.")
 console = Console(stderr=True)
@@ -66,7 +66,9 @@ def _check_store(settings: Settings) -> None:
         raise ConfigError(
             f"the prediction store {display_url(url)} cannot be written: "
             + exc.cause.removeprefix("prediction store unavailable: "),
-            "fix MLSTACK_PREDICTION_STORE_URL, or free space / start the database",
+            COMPOSE_HINT
+            if settings.env == "docker"
+            else "fix MLSTACK_PREDICTION_STORE_URL, or free space / start the database",
         ) from None
     finally:
         store.dispose()
@@ -83,18 +85,21 @@ def _champion_bento(settings: Settings) -> str:
     from mlstack_serving.home import use_bentoml_home
 
     use_bentoml_home(settings.bentoml_home)
+    unreachable: MlstackError | None = None
     try:
         champion = ModelRegistry(settings).require_champion()
         tag = f"{BENTO_NAME}:v{champion.version}"
     except RegistryUnreachableError as exc:
         console.print(f"[yellow]{exc.cause}; serving the newest Bento[/]", highlight=False)
-        tag = f"{BENTO_NAME}:latest"
+        unreachable, tag = exc, f"{BENTO_NAME}:latest"
     except (MlflowException, OSError) as exc:
         console.print(f"[yellow]registry unreachable ({exc}); serving the newest Bento[/]")
         tag = f"{BENTO_NAME}:latest"
     try:
         return str(bentoml.get(tag).tag)
     except NotFound:
+        if unreachable is not None:
+            raise unreachable from None
         raise ServiceError(
             f"no Bento {tag} in {settings.bentoml_home}",
             "run `invoke build` first (or `invoke serve --reload` to serve from source)",
