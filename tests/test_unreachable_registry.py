@@ -11,7 +11,9 @@ from tests.conftest import Stack, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 DEGRADED = 3
-WITHIN_S = 15
+# Seconds, not the minutes MLflow's own retries took (250 s for `up`). The 15 s holds on
+# an idle machine (see the note); the bound here leaves room for a loaded CI machine.
+WITHIN_S = 60
 
 COMMANDS = [
     (("train", "--seed-sample"), 2),
