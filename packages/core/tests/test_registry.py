@@ -58,3 +58,12 @@ def test_unknown_version_is_refused(settings: Settings) -> None:
     with pytest.raises(RegistryError, match="has no version 7"):
         registry.promote(7, "typo")
     assert registry.champion() is None
+
+
+def test_versions_carry_their_aliases_newest_first(settings: Settings) -> None:
+    assert ModelRegistry(settings).versions() == []
+    registry = register_versions(settings, 3)
+    registry.promote(1, "first")
+    registry.set_challenger(2)
+    listed = [(v.version, v.aliases) for v in registry.versions()]
+    assert listed == [(3, ()), (2, ("challenger",)), (1, ("champion",))]

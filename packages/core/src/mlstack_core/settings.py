@@ -1,8 +1,9 @@
 """The one settings class: every path, URL, port and threshold, from `MLSTACK_*` variables.
 
 The profile (`MLSTACK_ENV`) picks defaults for where state lives; nothing else in the code
-reads the environment. Local keeps everything under `.mlstack/`; docker points at the compose
-service names; production must be told its database, MLflow server and API token.
+reads the environment. Local keeps everything under `.mlstack/`; docker points at the container
+service names `mlflow` and `postgres`; production must be told its database, MLflow server and
+API token.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from mlstack_core.errors import ConfigError
 Profile = Literal["local", "docker", "production"]
 
 DOCKER_TRACKING_URI = "http://mlflow:5000"
-# The compose file creates this throwaway database user; production sets its own URL.
+# A throwaway database user for the docker profile's `postgres` service; production sets its own.
 DOCKER_PREDICTION_STORE_URL = (
     "postgresql+psycopg://mlstack:mlstack@postgres:5432/mlstack"  # pragma: allowlist secret
 )
