@@ -30,15 +30,16 @@ class Champion:
 
 
 def fit_classifier(frame: pd.DataFrame, spec: DatasetSpec) -> Any:
-    """A small pipeline for `spec`'s features: imputed and scaled numbers, imputed one-hot
-    categories, logistic regression."""
+    """A small pipeline for `spec`'s features: imputed numbers, imputed one-hot categories,
+    logistic regression. Numbers are not scaled: serving's fuzz tests send values near the
+    float maximum, which a scaler would turn into infinity."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import OneHotEncoder
 
-    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+    numeric = SimpleImputer(strategy="median")
     categorical = Pipeline(
         [
             ("impute", SimpleImputer(strategy="constant", fill_value="__missing__")),
