@@ -22,7 +22,8 @@ import pytest
 
 from mlstack_core.processes import stop_group
 from mlstack_core.store import PredictionStore
-from tests.conftest import ROOT, free_port
+from mlstack_core.testing.servers import free_port
+from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SYSTEM_PYTHON_MARKER = Path("/usr/lib/python3.11/EXTERNALLY-MANAGED")

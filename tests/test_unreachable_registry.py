@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from tests.conftest import Stack, free_port
+from mlstack_core.testing.servers import free_port
+from tests.conftest import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 DEGRADED = 3

@@ -90,3 +90,12 @@ def test_an_unreachable_registry_is_named_within_seconds(
     assert reason in caught.value.cause
     assert settings.mlflow_tracking_uri in caught.value.cause
     assert hint in caught.value.hint
+
+
+def test_versions_carry_their_aliases_newest_first(settings: Settings) -> None:
+    assert ModelRegistry(settings).versions() == []
+    registry = register_versions(settings, 3)
+    registry.promote(1, "first")
+    registry.set_challenger(2)
+    listed = [(v.version, v.aliases) for v in registry.versions()]
+    assert listed == [(3, ()), (2, ("challenger",)), (1, ("champion",))]

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from conftest import Champion, churn_frame, free_port
+from conftest import Champion, churn_frame
 from playwright.sync_api import expect, sync_playwright
 
-CLI = str(Path(sys.executable).parent / "mlstack-monitor")
+from mlstack_core.endpoints import DASHBOARD_HEALTH_PATH
+from mlstack_core.testing.servers import free_port, running
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
     "--headless",
@@ -34,36 +30,14 @@ def dashboard_url(champion: Champion, tmp_path: Path) -> Iterator[str]:
     """The dashboard started as `invoke dashboard` starts it (`mlstack-monitor dashboard` execs
     `streamlit run`), in its own process group."""
     port = free_port()
-    log = (tmp_path / "streamlit.log").open("wb")
-    process = subprocess.Popen(
-        [CLI, "dashboard", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"streamlit exited: {(tmp_path / 'streamlit.log').read_text()}")
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit not healthy in {START_TIMEOUT_S:.0f} s")
-            time.sleep(0.2)
+    with running(
+        ["mlstack-monitor", "dashboard", "--port", str(port)],
+        f"{url}{DASHBOARD_HEALTH_PATH}",
+        log=tmp_path / "streamlit.log",
+        seconds=START_TIMEOUT_S,
+    ):
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-        log.close()
 
 
 @pytest.mark.slow

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import BIN, MAX_RECORDS, RECORD, Server, start_server, state_env
+from conftest import MAX_RECORDS, RECORD, Server, start_server, state_env
 
 from mlstack_core.store import PredictionStore
+from mlstack_core.testing.servers import VENV_BIN
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
 
@@ -108,7 +109,7 @@ def test_serve_refuses_a_store_it_cannot_open(built_home: Path, tmp_path: Path) 
     (tmp_path / "file").write_text("not a folder")
     bad = f"sqlite:///{tmp_path / 'file' / 'predictions.db'}"
     done = subprocess.run(
-        [str(BIN / "mlstack-serve"), "serve"],
+        [str(VENV_BIN / "mlstack-serve"), "serve"],
         env=state_env(built_home, MLSTACK_PREDICTION_STORE_URL=bad),
         capture_output=True,
         text=True,

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from mlstack_core.artifacts import HOLDOUT_ARTIFACT, PROFILE_ARTIFACT, SPEC_ARTIFACT
 from mlstack_core.endpoints import MLFLOW_HEALTH_PATH, mlflow_remote_url
 from mlstack_core.errors import ModelNotFoundError, RegistryError, RegistryUnreachableError
-from mlstack_core.profile import HOLDOUT_ARTIFACT, PROFILE_ARTIFACT, ReferenceProfile
+from mlstack_core.profile import ReferenceProfile
 from mlstack_core.settings import COMPOSE_HINT, Settings
 from mlstack_core.spec import DatasetSpec
 
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
-SPEC_ARTIFACT = "dataset_spec.json"
 STACK_TAG = "mlstack.champion_stack"
 EVENT_PREFIX = "mlstack.event."
 Action = Literal["promote", "rollback"]
@@ -190,11 +190,29 @@ class ModelRegistry:
             raise
 
     def versions(self) -> list[VersionInfo]:
+        """Every version, newest first, with its aliases (a version search leaves them empty)."""
         found = self.client.search_model_versions(f"name='{self.name}'")
-        return sorted((self._info(mv) for mv in found), key=lambda v: v.version, reverse=True)
+        if not found:
+            return []
+        aliases: dict[int, list[str]] = {}
+        for alias, version in (self.client.get_registered_model(self.name).aliases or {}).items():
+            aliases.setdefault(int(version), []).append(str(alias))
+        infos = [self._info(mv) for mv in found]
+        return sorted(
+            (
+                v.model_copy(update={"aliases": tuple(sorted(aliases.get(v.version, v.aliases)))})
+                for v in infos
+            ),
+            key=lambda v: v.version,
+            reverse=True,
+        )
 
     def run_metrics(self, run_id: str) -> dict[str, float]:
         return dict(self.client.get_run(run_id).data.metrics)
+
+    def run_started(self, run_id: str) -> datetime:
+        """When the run that logged a version started: the model's training time."""
+        return datetime.fromtimestamp(self.client.get_run(run_id).info.start_time / 1000, tz=UTC)
 
     def tag_version(self, version: int, tags: dict[str, str]) -> None:
         for key, value in tags.items():

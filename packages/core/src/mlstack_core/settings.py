@@ -1,8 +1,9 @@
 """The one settings class: every path, URL, port and threshold, from `MLSTACK_*` variables.
 
 The profile (`MLSTACK_ENV`) picks defaults for where state lives; nothing else in the code
-reads the environment. Local keeps everything under `.mlstack/`; docker points at the compose
-service names; production must be told its database, MLflow server and API token.
+reads the environment. Local keeps everything under `.mlstack/`; docker points at the container
+service names `mlflow` and `postgres`; production must be told its database, MLflow server and
+API token.
 
 Settings are resolved once, by the process a person starts: a relative state folder is anchored
 at the project root (the folder holding `tasks.py`, found from the working directory upwards),
@@ -26,7 +27,7 @@ from mlstack_core.errors import ConfigError
 Profile = Literal["local", "docker", "production"]
 
 DOCKER_TRACKING_URI = "http://mlflow:5000"
-# The compose file creates this throwaway database user; production sets its own URL.
+# A throwaway database user for the docker profile's `postgres` service; production sets its own.
 DOCKER_PREDICTION_STORE_URL = (
     "postgresql+psycopg://mlstack:mlstack@postgres:5432/mlstack"  # pragma: allowlist secret
 )

@@ -186,18 +186,8 @@ class Monitor:
         return ChampionState(info)
 
     def versions(self) -> list[VersionInfo]:
-        """Registered versions with their aliases (version search leaves aliases empty)."""
-        found = self.registry.versions()
-        if not found:
-            return []
-        model = self.registry.client.get_registered_model(self.registry.name)
-        aliases: dict[int, list[str]] = {}
-        for alias, version in (getattr(model, "aliases", None) or {}).items():
-            aliases.setdefault(int(version), []).append(str(alias))
-        return [
-            v.model_copy(update={"aliases": tuple(sorted(aliases.get(v.version, v.aliases)))})
-            for v in found
-        ]
+        """Registered versions with their aliases, newest first."""
+        return self.registry.versions()
 
     def history(self) -> list[AliasEvent]:
         return self.registry.history()

@@ -28,7 +28,7 @@ def settings() -> Settings:
 
 @st.cache_resource(show_spinner=False)
 def _monitor(key: str) -> Monitor:
-    """One Monitor (engine, registry client, profile cache) per distinct settings."""
+    """One Monitor (engine, registry facade, profile cache) per distinct settings."""
     del key
     return Monitor(load_settings())
 

@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mlstack_core.artifacts import BENTO_NAME
 from mlstack_core.cli import guarded, make_app
 from mlstack_core.endpoints import is_healthy
 from mlstack_core.errors import MlstackError, RegistryUnreachableError
@@ -101,7 +102,7 @@ def _champion_version(settings: Settings) -> int | None:
 
 def bento_exists(settings: Settings, version: int) -> bool:
     """Whether the Bento `mlstack:v<version>` is in the local BentoML store (no bentoml import)."""
-    return (settings.bentoml_home / "bentos" / "mlstack" / f"v{version}" / "bento.yaml").is_file()
+    return (settings.bentoml_home / "bentos" / BENTO_NAME / f"v{version}" / "bento.yaml").is_file()
 
 
 def any_bento(settings: Settings) -> bool:

@@ -80,8 +80,8 @@ def _champion_bento(settings: Settings) -> str:
     from bentoml.exceptions import NotFound
     from mlflow.exceptions import MlflowException
 
+    from mlstack_core.artifacts import BENTO_NAME
     from mlstack_core.registry import ModelRegistry
-    from mlstack_serving.build import BENTO_NAME
     from mlstack_serving.home import use_bentoml_home
 
     use_bentoml_home(settings.bentoml_home)

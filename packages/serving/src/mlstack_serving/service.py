@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from mlstack_core.endpoints import METADATA_PATH
 from mlstack_core.errors import StoreUnavailableError
 from mlstack_core.settings import load_settings
 from mlstack_core.store import PredictionRecord, PredictionStore
@@ -158,7 +159,7 @@ async def _metadata(_: Request) -> JSONResponse:
 
 
 def _metadata_app() -> Any:
-    return Starlette(routes=[Route("/metadata", _metadata, methods=["GET"])])
+    return Starlette(routes=[Route(METADATA_PATH, _metadata, methods=["GET"])])
 
 
 # One worker: batching works per process, and a second worker measured no more throughput on

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from mlstack_core.testing.servers import free_port, port_answers
 
 
 def _postgres_bin(name: str) -> str:
@@ -51,9 +52,7 @@ def postgres_url() -> Iterator[str]:
         check=True,
         capture_output=True,
     )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         _as_postgres(
             [
@@ -76,9 +75,8 @@ def postgres_url() -> Iterator[str]:
     try:
         deadline = time.monotonic() + 30
         while True:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
+            if port_answers(port):
+                break
             if time.monotonic() > deadline or server.poll() is not None:
                 pytest.fail("PostgreSQL did not start")
             time.sleep(0.1)
