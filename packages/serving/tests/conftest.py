@@ -99,7 +99,7 @@ def start_server(home: Path, env: dict[str, str]) -> Server:
     base = f"http://127.0.0.1:{port}"
     server = Server(base, f"sqlite:///{home / 'predictions.db'}", process, log)
     try:
-        wait_healthy(f"{base}{API_READY_PATH}", process, seconds=90, log=log)
+        wait_healthy(f"{base}{API_READY_PATH}", process, seconds=240, log=log)
     except AssertionError:
         server.kill()
         raise
