@@ -63,7 +63,7 @@ def register_champion(
     train: pd.DataFrame,
     holdout: pd.DataFrame,
     *,
-    reason: str = "registered by a test",
+    reason: str = "registered by the test",
 ) -> Champion:
     """Fit a classifier on `train`, register it as training does and promote it."""
     model = fit_classifier(train, spec)
