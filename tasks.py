@@ -181,3 +181,9 @@ def simulate_traffic(
 def dashboard(c: Context, port: int | None = None) -> None:
     """The Streamlit monitoring dashboard alone, on 127.0.0.1, headless."""
     c.run("mlstack-monitor dashboard" + _opt("--port", port), pty=False)
+
+
+@task(help={"bento": "Bento tag or folder (default: the champion's Bento)."})
+def wheelhouse(c: Context, bento: str | None = None) -> None:
+    """Download the wheels of the Bento's requirements once (cached), for offline installs."""
+    c.run("mlstack-containers wheelhouse" + _opt("--bento", bento))
