@@ -20,11 +20,6 @@ BentoOption = Annotated[
 ]
 
 
-@app.callback()
-def main() -> None:
-    """Build what runs mlstack off this machine."""
-
-
 def _settings() -> Settings:
     return guarded(lambda settings: settings, level="INFO")
 
@@ -51,3 +46,25 @@ def wheelhouse(bento: BentoOption = None) -> None:
     state = "reused" if house.reused else "made"
     console.print(f"wheelhouse of {tag} ({state}, {len(house.pinned())} wheels)")
     print(house.path)
+
+
+@app.command()
+def containerize(
+    bento: BentoOption = None,
+    offline: Annotated[
+        bool,
+        typer.Option(help="Use only local things: the Debian base image and the wheelhouse."),
+    ] = False,
+) -> None:
+    """`bentoml containerize` the Bento into the image of the same tag, with a health check."""
+    settings = _settings()
+    from mlstack_deploy.containers import containerize as build_image
+
+    try:
+        tag = bento or champion_bento(settings)
+        with console.status(f"Building the image of {tag}" + (" offline" if offline else "")):
+            result = build_image(settings, tag, offline=offline)
+    except MlstackError as exc:
+        fail(exc)
+    console.print(f"image [bold]{result.image}[/] built in {result.seconds:.1f} s")
+    print(result.image)
