@@ -203,3 +203,30 @@ def containerize(c: Context, bento: str | None = None, offline: bool = False) ->
         + (" --offline" if offline else ""),
         pty=False,
     )
+
+
+@task(help={"offline": "Build every image with no registry (local base image, wheelhouse)."})
+def compose_up(c: Context, offline: bool = False) -> None:
+    """The containerized stack from nothing: PostgreSQL, MLflow, the champion's API, dashboard."""
+    c.run("mlstack-containers compose-up" + (" --offline" if offline else ""), pty=False)
+
+
+@task(help={"volumes": "Also delete the volumes (database, artifacts)."})
+def compose_down(c: Context, volumes: bool = False) -> None:
+    """Stop the containerized stack (and delete its volumes with --volumes)."""
+    c.run("mlstack-containers compose-down" + (" --volumes" if volumes else ""))
+
+
+@task(
+    help={
+        "overlay": "local or production (default: local).",
+        "example_secrets": "Use the committed .example files for missing secret files.",
+    }
+)
+def k8s_render(c: Context, overlay: str = "local", example_secrets: bool = False) -> None:
+    """Print the Kubernetes manifests of an overlay (kubectl kustomize)."""
+    c.run(
+        "mlstack-containers k8s-render"
+        + _opt("--overlay", overlay)
+        + (" --example-secrets" if example_secrets else "")
+    )

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mlstack_core.settings import Settings
 from mlstack_deploy.errors import DeployError
+from mlstack_deploy.steps import run_checked
 
 SUITE = "bookworm"
 # What BentoML's Dockerfile apt-installs, plus the Python its `uv venv --python 3.11` finds.
@@ -32,23 +33,6 @@ IMPORT_CHANGES = (
     "ONBUILD ARG UV_FIND_LINKS",
     'CMD ["bash"]',
 )
-
-
-def _run(command: list[str], what: str, timeout: float = 1200) -> str:
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
-    except FileNotFoundError:
-        raise DeployError(
-            f"{what}: {command[0]} is not installed",
-            "install Debian's docker.io and debootstrap (apt-get install docker.io debootstrap)",
-        ) from None
-    if done.returncode != 0:
-        lines = [ln for ln in (done.stderr + done.stdout).splitlines() if ln.strip()]
-        raise DeployError(
-            f"{what} failed: {lines[-1] if lines else f'exit code {done.returncode}'}",
-            f"run it by hand to see more: {' '.join(command)}",
-        )
-    return done.stdout
 
 
 def debian_mirror(sources: tuple[Path, ...] = APT_SOURCES) -> str:
@@ -77,12 +61,12 @@ def uv_binary() -> Path:
 
 
 def base_key(uv: Path) -> str:
-    uv_version = _run([str(uv), "--version"], "uv --version").strip()
+    uv_version = run_checked([str(uv), "--version"], "uv --version").strip()
     text = "\n".join([SUITE, *PACKAGES, uv_version, UV_CONFIG, *IMPORT_CHANGES])
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def base_image_name(settings: Settings) -> str:
+def base_image_name() -> str:
     return f"mlstack-base:{SUITE}-{base_key(uv_binary())}"
 
 
@@ -95,13 +79,12 @@ def rootfs_tarball(settings: Settings) -> Path:
     tarball.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mlstack-rootfs-", dir=tarball.parent) as tmp:
         root = Path(tmp) / "root"
-        try:
-            _debootstrap(root)
-        finally:
-            _unmount_below(root)
+        debootstrap(root, PACKAGES)
         _prepare(root, uv)
         partial = tarball.with_suffix(".partial")
-        _run(["tar", "-C", str(root), "-cf", str(partial), "."], "packing the root file system")
+        run_checked(
+            ["tar", "-C", str(root), "-cf", str(partial), "."], "packing the root file system"
+        )
         partial.rename(tarball)
     return tarball
 
@@ -114,18 +97,22 @@ def _unmount_below(root: Path) -> None:
         subprocess.run(["umount", "-l", point], check=False)
 
 
-def _debootstrap(root: Path) -> None:
-    _run(
-        [
+def debootstrap(root: Path, packages: tuple[str, ...]) -> None:
+    """A minimal Debian root file system in `root` with `packages` installed (needs root)."""
+    try:
+        run_checked(
+            [
+                "debootstrap",
+                "--variant=minbase",
+                f"--include={','.join(packages)}",
+                SUITE,
+                str(root),
+                debian_mirror(),
+            ],
             "debootstrap",
-            "--variant=minbase",
-            f"--include={','.join(PACKAGES)}",
-            SUITE,
-            str(root),
-            debian_mirror(),
-        ],
-        "debootstrap",
-    )
+        )
+    finally:
+        _unmount_below(root)
 
 
 def _prepare(root: Path, uv: Path) -> None:
@@ -153,11 +140,13 @@ def image_exists(docker: str, name: str) -> bool:
 
 def ensure_base_image(settings: Settings, docker: str, tags: tuple[str, ...] = ()) -> str:
     """Import the base image into the Docker engine once; tag it also as each of `tags`."""
-    name = base_image_name(settings)
+    name = base_image_name()
     if not image_exists(docker, name):
         tarball = rootfs_tarball(settings)
         changes = [arg for change in IMPORT_CHANGES for arg in ("--change", change)]
-        _run([docker, "import", *changes, str(tarball), name], "docker import of the base image")
+        run_checked(
+            [docker, "import", *changes, str(tarball), name], "docker import of the base image"
+        )
     for tag in tags:
-        _run([docker, "tag", name, tag], f"docker tag {name} {tag}")
+        run_checked([docker, "tag", name, tag], f"docker tag {name} {tag}")
     return name

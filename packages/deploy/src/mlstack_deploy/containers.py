@@ -14,7 +14,6 @@ import functools
 import http.server
 import os
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -28,6 +27,7 @@ from mlstack_core.endpoints import API_READY_PATH
 from mlstack_core.settings import Settings
 from mlstack_deploy.base_image import ensure_base_image
 from mlstack_deploy.errors import DeployError
+from mlstack_deploy.steps import run_checked
 from mlstack_deploy.wheelhouse import Wheelhouse, bento_folder, bento_wheelhouse
 
 API_PORT_IN_IMAGE = 3000
@@ -54,25 +54,6 @@ def docker_client() -> str:
             "install Docker (on Debian: apt-get install docker.io) and start its daemon",
         )
     return found
-
-
-def _fail_line(output: str) -> str:
-    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-    telling = [ln for ln in lines if "error" in ln.lower() or "failed" in ln.lower()]
-    return (telling or lines or ["no output"])[-1][:400]
-
-
-def run_checked(
-    command: list[str], what: str, hint: str, timeout: float = 1800, **kw: object
-) -> str:
-    """Run a build step; a DeployError with its most telling output line when it fails."""
-    done = subprocess.run(  # type: ignore[call-overload]
-        command, capture_output=True, text=True, timeout=timeout, check=False, **kw
-    )
-    if done.returncode != 0:
-        sys.stderr.write(str(done.stdout)[-4000:] + str(done.stderr)[-4000:])
-        raise DeployError(f"{what} failed: {_fail_line(done.stdout + done.stderr)}", hint)
-    return str(done.stdout)
 
 
 @contextlib.contextmanager
