@@ -183,10 +183,15 @@ def dashboard(c: Context, port: int | None = None) -> None:
     c.run("mlstack-monitor dashboard" + _opt("--port", port), pty=False)
 
 
-@task(help={"bento": "Bento tag or folder (default: the champion's Bento)."})
-def wheelhouse(c: Context, bento: str | None = None) -> None:
+@task(
+    help={
+        "bento": "Bento tag or folder (default: the champion's Bento).",
+        "stack": "Also the wheelhouses of the MLflow and dashboard images.",
+    }
+)
+def wheelhouse(c: Context, bento: str | None = None, stack: bool = False) -> None:
     """Download the wheels of the Bento's requirements once (cached), for offline installs."""
-    c.run("mlstack-containers wheelhouse" + _opt("--bento", bento))
+    c.run("mlstack-containers wheelhouse" + _opt("--bento", bento) + (" --stack" if stack else ""))
 
 
 @task(
@@ -220,7 +225,7 @@ def compose_down(c: Context, volumes: bool = False) -> None:
 @task(
     help={
         "overlay": "local or production (default: local).",
-        "example_secrets": "Use the committed .example files for missing secret files.",
+        "example_secrets": "Render with the committed .example files.",  # pragma: allowlist secret
     }
 )
 def k8s_render(c: Context, overlay: str = "local", example_secrets: bool = False) -> None:

@@ -2,5 +2,6 @@
 
 from tests.deploy.champion import bento_home
 from tests.deploy.docker_engine import docker_engine
+from tests.deploy.offline import offline_inputs
 
-__all__ = ["bento_home", "docker_engine"]
+__all__ = ["bento_home", "docker_engine", "offline_inputs"]

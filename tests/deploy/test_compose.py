@@ -71,7 +71,7 @@ class ComposeStack:
 
 @pytest.fixture(scope="module")
 def compose_stack(
-    docker_engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory
+    docker_engine: DockerEngine, offline_inputs: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ComposeStack]:
     home = tmp_path_factory.mktemp("compose-home")
     postgres_standin(docker_engine, Settings(home=home))

@@ -44,8 +44,9 @@ def wait_until(check: object, seconds: float, what: str) -> None:
 
 
 def test_offline_image_serves_the_champion_as_non_root(
-    bento_home: Path, docker_engine: DockerEngine
+    offline_inputs: Path, docker_engine: DockerEngine
 ) -> None:
+    bento_home = offline_inputs
     env = docker_engine.env(state_env(bento_home))
     began = time.perf_counter()
     built = docker_engine.inside(

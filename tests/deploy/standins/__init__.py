@@ -9,8 +9,7 @@ import tempfile
 from pathlib import Path
 
 from mlstack_core.settings import Settings
-from mlstack_deploy.base_image import debootstrap, ensure_base_image, image_exists
-from mlstack_deploy.containers import bento_base_image
+from mlstack_deploy.base_image import debootstrap, image_exists
 from tests.deploy.docker_engine import DockerEngine
 
 HERE = Path(__file__).resolve().parent
@@ -18,10 +17,8 @@ POSTGRES_IMAGE = "postgres:16"
 POSTGRES_BIN = "/usr/lib/postgresql/15/bin"
 
 
-def postgres_standin(engine: DockerEngine, settings: Settings) -> str:
-    """Debian's PostgreSQL behind the official image's entrypoint contract, as `postgres:16`."""
-    if image_exists(str(engine.root / "bin" / "docker"), POSTGRES_IMAGE):
-        return POSTGRES_IMAGE
+def postgres_tarball(settings: Settings) -> Path:
+    """Debian's PostgreSQL behind the official image's entrypoint contract, as a root fs."""
     entrypoint = HERE / "postgres-entrypoint.sh"
     key = hashlib.sha256(entrypoint.read_bytes()).hexdigest()[:12]
     tarball = settings.cache_root / "base" / f"postgres-standin-{key}.tar"
@@ -42,6 +39,14 @@ def postgres_standin(engine: DockerEngine, settings: Settings) -> str:
             partial = tarball.with_suffix(".partial")
             subprocess.run(["tar", "-C", str(root), "-cf", str(partial), "."], check=True)
             partial.rename(tarball)
+    return tarball
+
+
+def postgres_standin(engine: DockerEngine, settings: Settings) -> str:
+    """The stand-in imported into the engine as `postgres:16` (what the compose file names)."""
+    if image_exists(str(engine.root / "bin" / "docker"), POSTGRES_IMAGE):
+        return POSTGRES_IMAGE
+    tarball = postgres_tarball(settings)
     changes = [
         f"ENV PATH={POSTGRES_BIN}:/usr/local/bin:/usr/bin:/bin",
         "ENV PGDATA=/var/lib/postgresql/data",
@@ -56,10 +61,3 @@ def postgres_standin(engine: DockerEngine, settings: Settings) -> str:
         timeout=600,
     )
     return POSTGRES_IMAGE
-
-
-def standin_images(engine: DockerEngine, settings: Settings, bento_folder: Path | None) -> None:
-    """Every public image the compose stack names, made locally (postgres, python base)."""
-    postgres_standin(engine, settings)
-    tags = (bento_base_image(bento_folder),) if bento_folder else ("python:3.11-slim",)
-    ensure_base_image(settings, str(engine.root / "bin" / "docker"), tags=tags)

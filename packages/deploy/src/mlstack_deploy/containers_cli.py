@@ -32,19 +32,27 @@ def champion_bento(settings: Settings) -> str:
 
 
 @app.command()
-def wheelhouse(bento: BentoOption = None) -> None:
+def wheelhouse(
+    bento: BentoOption = None,
+    stack: Annotated[
+        bool, typer.Option(help="Also the MLflow and dashboard images' wheelhouses.")
+    ] = False,
+) -> None:
     """Download the wheels of a Bento's requirements once; print the folder."""
     settings = _settings()
+    from mlstack_deploy.images import project_root, stack_wheelhouses
     from mlstack_deploy.wheelhouse import bento_wheelhouse
 
     try:
         tag = bento or champion_bento(settings)
         with console.status(f"Wheelhouse of {tag}"):
             house = bento_wheelhouse(settings, tag)
+            others = stack_wheelhouses(settings, project_root()) if stack else []
     except MlstackError as exc:
         fail(exc)
-    state = "reused" if house.reused else "made"
-    console.print(f"wheelhouse of {tag} ({state}, {len(house.pinned())} wheels)")
+    for made in [house, *others]:
+        state = "reused" if made.reused else "made"
+        console.print(f"wheelhouse {made.path} ({state}, {len(made.pinned())} wheels)")
     print(house.path)
 
 

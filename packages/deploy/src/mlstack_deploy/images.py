@@ -19,7 +19,7 @@ from mlstack_deploy.base_image import ensure_base_image, uv_binary
 from mlstack_deploy.containers import ImageResult, docker_client
 from mlstack_deploy.errors import DeployError
 from mlstack_deploy.steps import run_checked
-from mlstack_deploy.wheelhouse import build_wheelhouse
+from mlstack_deploy.wheelhouse import Wheelhouse, build_wheelhouse
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ MLFLOW = SupportImage("mlflow", "deployment/mlflow", "mlstack-core")
 DASHBOARD = SupportImage(
     "dashboard", "deployment/dashboard", "mlstack-dashboard", ("mlstack-core", "mlstack-dashboard")
 )
+SUPPORT = (MLFLOW, DASHBOARD)
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -70,6 +71,11 @@ def locked_requirements(root: Path, package: str) -> list[str]:
         cwd=root,
     )
     return [ln.strip() for ln in exported.splitlines() if ln.strip() and not ln.startswith("#")]
+
+
+def stack_wheelhouses(settings: Settings, root: Path) -> list[Wheelhouse]:
+    """The wheelhouses of the MLflow and dashboard images (made where the index is reachable)."""
+    return [build_wheelhouse(settings, locked_requirements(root, i.package)) for i in SUPPORT]
 
 
 def _context(settings: Settings, root: Path, image: SupportImage, offline: bool, ctx: Path) -> None:

@@ -117,9 +117,7 @@ def _pins_of(wheels: Path) -> list[str]:
 
 def _last_error(output: str) -> str:
     lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-    return next(
-        (ln for ln in reversed(lines) if ln.startswith("ERROR")), lines[-1] if lines else ""
-    )
+    return next((ln for ln in lines if ln.startswith("ERROR")), lines[-1] if lines else "")
 
 
 def build_wheelhouse(
