@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from mlstack_core.settings import Settings
+
 DEBIAN_PACKAGES = {
     "dockerd": "docker.io",
     "docker-compose": "docker-compose",
     "debootstrap": "debootstrap",
 }
-# Images and build cache live across runs (a rerun reuses base images and layers).
-DATA_ROOT = Path("~/.cache/mlstack/dockerd").expanduser()
 DOCKER_CLI = "/usr/bin/docker"  # Debian's client: BentoML needs its built-in BuildKit
 
 
@@ -146,10 +146,21 @@ def _start(root: Path, data: Path, netns: str) -> DockerEngine:
             [DOCKER_CLI, "-H", engine.host, "version"], capture_output=True, check=False
         )
         if ping.returncode == 0:
+            _clear(engine)
             return engine
         time.sleep(0.5)
     _stop(engine)
     pytest.fail(f"dockerd did not start:\n{(root / 'dockerd.log').read_text()[-3000:]}")
+
+
+def _clear(engine: DockerEngine) -> None:
+    """Start from no container, network or volume: an interrupted run may have left some in
+    the kept data root (images and build cache stay: they are the cache)."""
+    leftovers = engine.docker("ps", "-aq").split()
+    if leftovers:
+        engine.docker("rm", "-f", *leftovers)
+    engine.docker("network", "prune", "-f")
+    engine.docker("volume", "prune", "-f")
 
 
 def _stop(engine: DockerEngine) -> None:
@@ -172,7 +183,9 @@ def _stop(engine: DockerEngine) -> None:
 def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:
     """dockerd in a namespace of its own for the session; stopped by PID, namespace removed."""
     install_missing()
-    engine = _start(tmp_path_factory.mktemp("dockerd"), DATA_ROOT, f"mlsc-{os.getpid()}")
+    # Images and build cache live across runs (a rerun reuses base images and layers).
+    data = Settings().cache_root / "dockerd"
+    engine = _start(tmp_path_factory.mktemp("dockerd"), data, f"mlsc-{os.getpid()}")
     try:
         yield engine
     finally:

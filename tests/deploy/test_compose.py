@@ -152,6 +152,16 @@ def test_api_keeps_answering_when_mlflow_dies(compose_stack: ComposeStack) -> No
     assert "MLflow: down" in overview, overview
 
 
+def test_a_failing_container_is_named_with_its_cause(compose_stack: ComposeStack) -> None:
+    """The database volume keeps its password: a changed one in .env breaks MLflow's login."""
+    code, output = compose_stack.invoke("compose-up", "--offline", POSTGRES_PASSWORD="wrong")
+    assert code == 3, output
+    flat = " ".join(output.split())
+    assert "✗ MLflow server:" in flat
+    assert "password authentication failed" in flat
+    assert "docker-compose -p mlstack logs mlflow" in flat
+
+
 def test_compose_down_leaves_nothing_behind(compose_stack: ComposeStack) -> None:
     code, output = compose_stack.invoke("compose-down", "--volumes")
     assert code == 0, output
