@@ -6,7 +6,7 @@ from __future__ import annotations
 import nox
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "typecheck", "tests", "e2e"]
+nox.options.sessions = ["lint", "typecheck", "tests", "e2e", "deploy"]
 nox.options.error_on_external_run = True
 
 PACKAGES = ["core", "training", "serving", "dashboard", "deploy"]
@@ -68,3 +68,11 @@ def e2e(session: nox.Session) -> None:
     """Cross-package end-to-end tests: bootstrap, `invoke up`, the API and the dashboard."""
     sync(session, "--all-packages", "--group", "dev", compile_bytecode=True)
     session.run("pytest", "tests", "-m", "e2e", *session.posargs)
+
+
+@nox.session
+def deploy(session: nox.Session) -> None:
+    """Containers, compose and Kubernetes (and VMs) for real: a dockerd in a network namespace
+    of its own, offline images, the compose stack, rendered and validated manifests."""
+    sync(session, "--all-packages", "--group", "dev", compile_bytecode=True)
+    session.run("pytest", "tests", "-m", "deploy", *session.posargs)

@@ -181,3 +181,57 @@ def simulate_traffic(
 def dashboard(c: Context, port: int | None = None) -> None:
     """The Streamlit monitoring dashboard alone, on 127.0.0.1, headless."""
     c.run("mlstack-monitor dashboard" + _opt("--port", port), pty=False)
+
+
+@task(
+    help={
+        "bento": "Bento tag or folder (default: the champion's Bento).",
+        "stack": "Also the wheelhouses of the MLflow and dashboard images.",
+    }
+)
+def wheelhouse(c: Context, bento: str | None = None, stack: bool = False) -> None:
+    """Download the wheels of the Bento's requirements once (cached), for offline installs."""
+    c.run("mlstack-containers wheelhouse" + _opt("--bento", bento) + (" --stack" if stack else ""))
+
+
+@task(
+    help={
+        "bento": "Bento tag or folder (default: the champion's Bento).",
+        "offline": "Build with no registry: the local Debian base image and the wheelhouse.",
+    }
+)
+def containerize(c: Context, bento: str | None = None, offline: bool = False) -> None:
+    """`bentoml containerize` the champion's Bento into the image `mlstack:v<N>`."""
+    c.run(
+        "mlstack-containers containerize"
+        + _opt("--bento", bento)
+        + (" --offline" if offline else ""),
+        pty=False,
+    )
+
+
+@task(help={"offline": "Build every image with no registry (local base image, wheelhouse)."})
+def compose_up(c: Context, offline: bool = False) -> None:
+    """The containerized stack from nothing: PostgreSQL, MLflow, the champion's API, dashboard."""
+    c.run("mlstack-containers compose-up" + (" --offline" if offline else ""), pty=False)
+
+
+@task(help={"volumes": "Also delete the volumes (database, artifacts)."})
+def compose_down(c: Context, volumes: bool = False) -> None:
+    """Stop the containerized stack (and delete its volumes with --volumes)."""
+    c.run("mlstack-containers compose-down" + (" --volumes" if volumes else ""))
+
+
+@task(
+    help={
+        "overlay": "local or production (default: local).",
+        "example_secrets": "Render with the committed .example files.",  # pragma: allowlist secret
+    }
+)
+def k8s_render(c: Context, overlay: str = "local", example_secrets: bool = False) -> None:
+    """Print the Kubernetes manifests of an overlay (kubectl kustomize)."""
+    c.run(
+        "mlstack-containers k8s-render"
+        + _opt("--overlay", overlay)
+        + (" --example-secrets" if example_secrets else "")
+    )

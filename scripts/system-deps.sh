@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # System packages the test suite needs beyond Python: Debian's Chromium for the browser test
-# and a PostgreSQL server for the prediction store's production-profile tests.
+# and a PostgreSQL server for the prediction store's production-profile tests; the container
+# tools of the deploy tests.
 # Installs them when missing and this is a root shell with apt; otherwise says what to install.
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+# The deploy tests: Debian's Docker engine (its client has BuildKit built in), docker-compose
+# (also run by the lint hooks) and debootstrap (offline base images).
+[ -x /usr/bin/docker ] && command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
