@@ -183,6 +183,28 @@ def dashboard(c: Context, port: int | None = None) -> None:
     c.run("mlstack-monitor dashboard" + _opt("--port", port), pty=False)
 
 
+@task(help={"bento": "Bento tag or folder (default: the champion's Bento)."})
+def wheelhouse(c: Context, bento: str | None = None) -> None:
+    """Download the wheels of the Bento's requirements once (cached), for offline installs."""
+    c.run("mlstack-containers wheelhouse" + _opt("--bento", bento))
+
+
+@task(
+    help={
+        "bento": "Bento tag or folder (default: the champion's Bento).",
+        "offline": "Build with no registry: the local Debian base image and the wheelhouse.",
+    }
+)
+def containerize(c: Context, bento: str | None = None, offline: bool = False) -> None:
+    """`bentoml containerize` the champion's Bento into the image `mlstack:v<N>`."""
+    c.run(
+        "mlstack-containers containerize"
+        + _opt("--bento", bento)
+        + (" --offline" if offline else ""),
+        pty=False,
+    )
+
+
 @task(
     help={
         "inventory": "Ansible inventory of your servers (see ansible/inventories/example).",

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
 
     env: Profile = "local"
     home: Path = Path(".mlstack")
+    cache_dir: Path = Path("~/.cache/mlstack")
     tracking_uri: str | None = None
     prediction_store_url: str | None = None
     model_name: str = "mlstack"
@@ -103,6 +104,11 @@ class Settings(BaseSettings):
         if self.env == "docker":
             return DOCKER_PREDICTION_STORE_URL
         return f"sqlite:///{self.state_dir / 'predictions.db'}"
+
+    @property
+    def cache_root(self) -> Path:
+        """Slow things made once and reused across clones (base images, wheelhouses)."""
+        return self.cache_dir.expanduser().resolve()
 
     @property
     def bentoml_home(self) -> Path:
