@@ -68,3 +68,10 @@ def e2e(session: nox.Session) -> None:
     """Cross-package end-to-end tests: bootstrap, `invoke up`, the API and the dashboard."""
     sync(session, "--all-packages", "--group", "dev", compile_bytecode=True)
     session.run("pytest", "tests", "-m", "e2e", *session.posargs)
+
+
+@nox.session
+def deploy(session: nox.Session) -> None:
+    """Deployment tests on this machine, for real: Ansible to test hosts that behave like VMs."""
+    sync(session, "--all-packages", "--group", "dev", compile_bytecode=True)
+    session.run("pytest", "tests", "-m", "deploy", *session.posargs)

@@ -211,7 +211,7 @@ def containerize(c: Context, bento: str | None = None, offline: bool = False) ->
         "limit": "Only these hosts or groups.",
         "offline": "The hosts install from a pushed wheelhouse (no internet there).",
         "bento": "Bento tag to deploy (default: the champion's).",
-        "wheelhouse": "Folder of wheels for --offline.",
+        "wheelhouse": "Folder of wheels for --offline (default: the Bento's wheelhouse).",
     }
 )
 def deploy(

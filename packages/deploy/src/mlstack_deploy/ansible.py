@@ -17,17 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlstack_core.settings import Settings
+from mlstack_deploy.containers_cli import champion_bento
 from mlstack_deploy.errors import DeployError
 from mlstack_deploy.services import tool
 
 PLAYBOOKS = Path(__file__).resolve().parents[4] / "ansible"
-
-
-def champion_bento(settings: Settings) -> str:
-    """The tag of the champion's Bento, `mlstack:v<registry version>`."""
-    from mlstack_core.registry import ModelRegistry
-
-    return f"{settings.model_name}:v{ModelRegistry(settings).require_champion().version}"
 
 
 def export_bento(settings: Settings, tag: str) -> Path:
@@ -59,7 +53,7 @@ def wheelhouse_archive(settings: Settings, wheels: Path) -> Path:
     """One tar of a wheelhouse folder (a single file copies to a host far faster than many)."""
     if not any(wheels.glob("*.whl")):
         raise DeployError(
-            f"no wheels in {wheels}", "build the wheelhouse with `uv run invoke wheelhouse`"
+            f"no wheels in {wheels}", "make one with `uv run invoke wheelhouse --bento TAG`"
         )
     archive = settings.state_dir / "deploy" / f"wheelhouse-{wheels.name}.tar"
     if archive.is_file():
@@ -126,12 +120,10 @@ def deploy(
         "mlstack_offline": offline,
     }
     if offline:
-        if wheelhouse is None:
-            raise DeployError(
-                "--offline needs the wheelhouse the hosts install from",
-                "pass --wheelhouse FOLDER (a folder of wheels for the Bento's requirements)",
-            )
-        extra["mlstack_wheelhouse_archive"] = str(wheelhouse_archive(settings, wheelhouse))
+        from mlstack_deploy.wheelhouse import bento_wheelhouse
+
+        wheels = wheelhouse or bento_wheelhouse(settings, tag).path
+        extra["mlstack_wheelhouse_archive"] = str(wheelhouse_archive(settings, wheels))
     Playbook("deploy.yml", inventory, limit).run(extra)
     return tag
 
