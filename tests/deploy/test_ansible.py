@@ -172,15 +172,15 @@ def _inventory(work: Path, fleet: VmFleet, store_port: int, cert: Path, key: Pat
                 "-o UserKnownHostsFile=/dev/null",
                 "ansible_python_interpreter": "/usr/bin/python3",
                 "mlstack_api_token": TOKEN,
-                "mlstack_prediction_store_url": (
+                "mlstack_api_prediction_store_url": (
                     f"postgresql+psycopg://mlstack@{GATEWAY}:{store_port}/postgres"
                 ),
                 # The API does not talk to MLflow; production settings still name a server.
-                "mlstack_tracking_uri": f"http://{GATEWAY}:5000",
-                "mlstack_readiness_timeout": 90,
+                "mlstack_api_tracking_uri": f"http://{GATEWAY}:5000",
+                "mlstack_api_readiness_timeout": 90,
                 "mlstack_lb_tls_certificate": str(cert),
                 "mlstack_lb_tls_key": str(key),
-                "mlstack_dashboard_password": "dashboard-test-password",  # pragma: allowlist secret
+                "mlstack_lb_dashboard_password": "dashboard-test-password",  # pragma: allowlist secret
             },
             "children": {
                 "api": {"hosts": {name: hosts[name] for name in API_HOSTS}},

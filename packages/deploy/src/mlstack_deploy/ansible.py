@@ -115,15 +115,15 @@ def deploy(
     """Roll `bento` (default: the champion's) out to the inventory; returns the tag deployed."""
     tag = bento or champion_bento(settings)
     extra: dict[str, object] = {
-        "mlstack_bento_tag": tag,
-        "mlstack_bento_archive": str(export_bento(settings, tag)),
-        "mlstack_offline": offline,
+        "mlstack_api_bento_tag": tag,
+        "mlstack_api_bento_archive": str(export_bento(settings, tag)),
+        "mlstack_api_offline": offline,
     }
     if offline:
         from mlstack_deploy.wheelhouse import bento_wheelhouse
 
         wheels = wheelhouse or bento_wheelhouse(settings, tag).path
-        extra["mlstack_wheelhouse_archive"] = str(wheelhouse_archive(settings, wheels))
+        extra["mlstack_api_wheelhouse_archive"] = str(wheelhouse_archive(settings, wheels))
     Playbook("deploy.yml", inventory, limit).run(extra)
     return tag
 
