@@ -38,6 +38,7 @@ HOSTS = {"api1": 2, "api2": 3, "lb1": 4}
 API_HOSTS = ("api1", "api2")
 LB = f"https://{SUBNET}.4"
 TOKEN = "deploy-test-token"  # pragma: allowlist secret
+DASHBOARD_PASSWORD = "dashboard-test-password"  # pragma: allowlist secret
 BROKEN = "RuntimeError: this release is broken on purpose"
 ROLLING_SECONDS_MAX = 900
 
@@ -180,7 +181,7 @@ def _inventory(work: Path, fleet: VmFleet, store_port: int, cert: Path, key: Pat
                 "mlstack_api_readiness_timeout": 90,
                 "mlstack_lb_tls_certificate": str(cert),
                 "mlstack_lb_tls_key": str(key),
-                "mlstack_lb_dashboard_password": "dashboard-test-password",  # pragma: allowlist secret
+                "mlstack_lb_dashboard_password": DASHBOARD_PASSWORD,
             },
             "children": {
                 "api": {"hosts": {name: hosts[name] for name in API_HOSTS}},
@@ -239,6 +240,16 @@ def test_deploy_serves_the_release_on_every_host_and_through_the_lb(site: Site) 
     assert site.served_versions() == {"api1": "1", "api2": "1", "lb": "1"}
     for name in API_HOSTS:
         assert site.predict(f"http://{site.fleet.hosts[name].address}:3000")["model_version"] == "1"
+
+    with site.client() as client:
+        assert client.get(f"{LB}/dashboard/").status_code == 401
+        redirect = client.get(f"http://{SUBNET}.4/readyz")
+        assert redirect.status_code == 301
+        assert redirect.headers["location"].startswith("https://")
+    listeners = [line.split() for line in site.fleet.ssh("lb1", "ss -Hltnp").stdout.splitlines()]
+    public = [f for f in listeners if not f[3].startswith(("127.", "[::1]", "[::ffff:127."))]
+    assert {f[3] for f in public} == {f"{SUBNET}.4:22", f"{SUBNET}.4:80", f"{SUBNET}.4:443"}
+    assert all('"nginx"' in f[-1] or '"sshd"' in f[-1] for f in public), public
 
     answer = site.predict(LB)
     assert answer["model_version"] == "1"

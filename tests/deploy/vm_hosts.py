@@ -281,6 +281,7 @@ def vm_fleet(names: dict[str, int], workdir: Path) -> Iterator[VmFleet]:
     """Boot the named hosts (name → last byte of its 10.200.60.x address); stop them after."""
     ensure_host_tools()
     root = debian_root()
+    workdir.mkdir(parents=True, exist_ok=True)
     key = workdir / "id_ed25519"
     _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key))
     public_key = (workdir / "id_ed25519.pub").read_text()
