@@ -72,7 +72,8 @@ def e2e(session: nox.Session) -> None:
 
 @nox.session
 def deploy(session: nox.Session) -> None:
-    """Containers, compose and Kubernetes (and VMs) for real: a dockerd in a network namespace
-    of its own, offline images, the compose stack, rendered and validated manifests."""
+    """Deployment for real on this machine: a dockerd in a network namespace of its own
+    (offline images, the compose stack, rendered and validated manifests) and Ansible to test
+    hosts that behave like VMs."""
     sync(session, "--all-packages", "--group", "dev", compile_bytecode=True)
     session.run("pytest", "tests", "-m", "deploy", *session.posargs)

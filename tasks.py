@@ -235,3 +235,38 @@ def k8s_render(c: Context, overlay: str = "local", example_secrets: bool = False
         + _opt("--overlay", overlay)
         + (" --example-secrets" if example_secrets else "")
     )
+
+
+@task(
+    help={
+        "inventory": "Ansible inventory of your servers (see ansible/inventories/example).",
+        "limit": "Only these hosts or groups.",
+        "offline": "The hosts install from a pushed wheelhouse (no internet there).",
+        "bento": "Bento tag to deploy (default: the champion's).",
+        "wheelhouse": "Folder of wheels for --offline (default: the Bento's wheelhouse).",
+    }
+)
+def deploy(
+    c: Context,
+    inventory: str,
+    limit: str | None = None,
+    offline: bool = False,
+    bento: str | None = None,
+    wheelhouse: str | None = None,
+) -> None:
+    """Roll the champion's Bento out to servers with Ansible, one host at a time."""
+    c.run(
+        "mlstack deploy"
+        + _opt("--inventory", inventory)
+        + _opt("--limit", limit)
+        + (" --offline" if offline else "")
+        + _opt("--bento", bento)
+        + _opt("--wheelhouse", wheelhouse),
+        pty=False,
+    )
+
+
+@task(help={"inventory": "Ansible inventory of your servers.", "limit": "Only these hosts."})
+def deploy_rollback(c: Context, inventory: str, limit: str | None = None) -> None:
+    """Switch every API host back to the release it ran before the last deploy."""
+    c.run("mlstack deploy-rollback" + _opt("--inventory", inventory) + _opt("--limit", limit))

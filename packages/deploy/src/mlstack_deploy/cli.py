@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mlstack_core.artifacts import BENTO_NAME
-from mlstack_core.cli import guarded, make_app
+from mlstack_core.cli import fail, guarded, make_app
 from mlstack_core.endpoints import is_healthy
 from mlstack_core.errors import MlstackError, RegistryUnreachableError
 from mlstack_core.processes import stop_group
@@ -346,3 +346,47 @@ def run(service: Annotated[str, typer.Argument(help="mlflow, api or dashboard")]
         settings.ensure_state_dir()
     console.print(f"{chosen.title} on {chosen.url}")
     raise typer.Exit(subprocess.call(chosen.command, env=settings.child_env(chosen.env)))
+
+
+InventoryOption = Annotated[
+    Path, typer.Option("--inventory", "-i", help="Ansible inventory (file or folder).")
+]
+LimitOption = Annotated[
+    str | None, typer.Option("--limit", help="Only these hosts or groups (Ansible's --limit).")
+]
+
+
+@app.command()
+def deploy(
+    inventory: InventoryOption,
+    limit: LimitOption = None,
+    offline: Annotated[
+        bool, typer.Option(help="Hosts install from a pushed wheelhouse (no internet there).")
+    ] = False,
+    bento: Annotated[
+        str | None, typer.Option(help="Bento tag to deploy (default: the champion's).")
+    ] = None,
+    wheelhouse: Annotated[Path | None, typer.Option(help="Folder of wheels for --offline.")] = None,
+) -> None:
+    """Roll the champion's Bento out to servers with Ansible (rolling, rolled back if not ready)."""
+    from mlstack_deploy import ansible
+
+    settings = _settings()
+    try:
+        tag = ansible.deploy(
+            settings, inventory, limit=limit, offline=offline, bento=bento, wheelhouse=wheelhouse
+        )
+    except MlstackError as exc:
+        fail(exc)
+    console.print(f"deployed {tag}")
+
+
+@app.command("deploy-rollback")
+def deploy_rollback(inventory: InventoryOption, limit: LimitOption = None) -> None:
+    """Switch every API host back to the release it ran before the last deploy."""
+    from mlstack_deploy import ansible
+
+    try:
+        ansible.rollback(inventory, limit=limit)
+    except MlstackError as exc:
+        fail(exc)

@@ -92,6 +92,8 @@ class ComposeProject:
         return [docker_client(), "compose"]
 
     def env(self) -> dict[str, str]:
+        # The containers' settings are the compose file's (MLSTACK_ENV=docker), not this
+        # process's resolved local ones: compose interpolates only what the user exported.
         return {
             **os.environ,
             "MLSTACK_API_PORT": str(self.settings.api_port),
@@ -204,11 +206,7 @@ def bootstrap_champion(settings: Settings, say: Callable[[str], None]) -> int:
 
     registry = ModelRegistry(settings)
     champion = registry.champion()
-    env = {
-        **os.environ,
-        "MLSTACK_HOME": str(settings.state_dir),
-        "MLSTACK_TRACKING_URI": settings.mlflow_tracking_uri,
-    }
+    env = settings.child_env({"MLSTACK_TRACKING_URI": settings.mlflow_tracking_uri})
     if champion is None:
         say("No champion in the stack's registry: training one on the seed sample")
         run_checked(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
-import os
 import shutil
 import sys
 import threading
@@ -116,6 +115,6 @@ def containerize(settings: Settings, bento: str, offline: bool) -> ImageResult:
     with served(house) if house else contextlib.nullcontext("") as links:
         if links:
             command += ["--opt", "network=host", "--opt", f"build-arg=UV_FIND_LINKS={links}"]
-        run_checked(command, f"bentoml containerize {tag}", hint, env={**os.environ, **env})
+        run_checked(command, f"bentoml containerize {tag}", hint, env=settings.child_env(env))
     add_healthcheck(docker, tag)
     return ImageResult(tag, time.perf_counter() - began, offline, house)

@@ -125,6 +125,6 @@ def build_support_image(
             [docker, "build", "-q", "-t", tag, *args, str(ctx)],
             f"building the {image.name} image",
             f"see the docker output above ({image.folder}/Dockerfile)",
-            env={**os.environ, "DOCKER_BUILDKIT": "1"},
+            env=settings.child_env({"DOCKER_BUILDKIT": "1"}),
         )
     return ImageResult(tag, time.perf_counter() - began, offline)
