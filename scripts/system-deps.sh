@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# System packages the test suite needs beyond Python: Debian's Chromium for the browser test
+# System packages the test suite needs beyond Python: Debian's Chromium for the browser tests
 # and a PostgreSQL server for the prediction store's production-profile tests.
 # Installs them when missing and this is a root shell with apt; otherwise says what to install.
 set -euo pipefail
 missing=()
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# A Chromium-family browser: Debian's chromium; GitHub's Ubuntu runners ship Google Chrome instead
+# (their `chromium` package is a snap stub), which the tests use through `--chromium`.
+command -v chromium >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1 || missing+=(chromium)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

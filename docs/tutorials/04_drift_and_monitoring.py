@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 04 · Simulate drift, read the dashboard and `invoke monitor`
+# # 04 · Simulate drift, read the dashboard, run invoke monitor
 #
 # **Why.** A model is trained on yesterday's customers and judged by today's. When today's
 # inputs stop looking like the training data (*drift*), or the answers stop matching what

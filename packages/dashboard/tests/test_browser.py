@@ -1,4 +1,5 @@
-"""The dashboard in a real browser: `streamlit run` on a free port, headless Debian Chromium."""
+"""The dashboard in a real browser: `streamlit run` on a free port, headless Chromium (Debian's
+by default; `--chromium PATH` picks another, e.g. Google Chrome on GitHub's runners)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,16 +18,6 @@ from conftest import Champion, churn_frame, free_port
 from playwright.sync_api import expect, sync_playwright
 
 CLI = str(Path(sys.executable).parent / "mlstack-monitor")
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 START_TIMEOUT_S = 60.0
 
 
@@ -68,16 +60,14 @@ def dashboard_url(champion: Champion, tmp_path: Path) -> Iterator[str]:
 
 @pytest.mark.slow
 def test_overview_shows_the_champion_in_chromium(
-    champion: Champion, dashboard_url: str, tmp_path: Path
+    champion: Champion, dashboard_url: str, tmp_path: Path, chromium_launch_options: dict[str, Any]
 ) -> None:
     champion.write(churn_frame(150, seed=4))
     screenshot = tmp_path / "overview.png"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_FLAGS,
+            **chromium_launch_options,
             viewport={"width": 1400, "height": 1000},
         )
         try:
