@@ -8,9 +8,14 @@ through `PYTEST_ADDOPTS`.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 # Headless, sandbox-free (root in CI), and quiet: no update checks or sync reaching out.
@@ -33,12 +38,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-@pytest.fixture(scope="session")
-def chromium_launch_options(pytestconfig: pytest.Config) -> dict[str, Any]:
-    """Keyword arguments for playwright's `chromium.launch_persistent_context`: the browser
-    given by `--chromium`, headless, with the flags above."""
-    return {
-        "executable_path": str(pytestconfig.getoption("chromium")),
-        "headless": True,
-        "args": list(CHROMIUM_FLAGS),
-    }
+@pytest.fixture
+def chromium(pytestconfig: pytest.Config, tmp_path: Path) -> Iterator[BrowserContext]:
+    """A headless browser (the one given by `--chromium`) with a fresh profile, closed after
+    the test; `chromium.new_page()` opens a tab."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=str(pytestconfig.getoption("chromium")),
+            headless=True,
+            args=list(CHROMIUM_FLAGS),
+            viewport={"width": 1400, "height": 1000},
+        )
+        try:
+            yield context
+        finally:
+            context.close()

@@ -7,10 +7,9 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import BrowserContext, expect
 
 from tests.conftest import ROOT, free_port, wait_healthy
 
@@ -68,28 +67,19 @@ def test_every_page_of_the_nav_is_built(built_site: Path) -> None:
 
 
 def test_a_tutorial_page_shows_its_plots_in_chromium(
-    site_url: str, tmp_path: Path, chromium_launch_options: dict[str, Any]
+    site_url: str, tmp_path: Path, chromium: BrowserContext
 ) -> None:
     screenshot = tmp_path / "tutorial.png"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            **chromium_launch_options,
-            viewport={"width": 1280, "height": 1000},
-        )
-        try:
-            page = browser.new_page()
-            page.goto(site_url + PAGE, wait_until="load")
-            expect(page.get_by_role("heading", level=1)).to_contain_text("Train a model")
-            plots = page.locator(".jp-RenderedImage img")
-            expect(plots).to_have_count(PLOTS)
-            for index in range(PLOTS):
-                plot = plots.nth(index)
-                plot.scroll_into_view_if_needed()
-                expect(plot).to_be_visible()
-                decoded = plot.evaluate("img => img.complete && img.naturalWidth")
-                assert decoded > 200, f"plot {index} did not decode ({decoded})"
-            page.screenshot(path=str(screenshot), full_page=True)
-        finally:
-            browser.close()
+    page = chromium.new_page()
+    page.goto(site_url + PAGE, wait_until="load")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Train a model")
+    plots = page.locator(".jp-RenderedImage img")
+    expect(plots).to_have_count(PLOTS)
+    for index in range(PLOTS):
+        plot = plots.nth(index)
+        plot.scroll_into_view_if_needed()
+        expect(plot).to_be_visible()
+        decoded = plot.evaluate("img => img.complete && img.naturalWidth")
+        assert decoded > 200, f"plot {index} did not decode ({decoded})"
+    page.screenshot(path=str(screenshot), full_page=True)
     assert screenshot.stat().st_size > 50_000

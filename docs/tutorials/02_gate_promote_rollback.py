@@ -22,7 +22,7 @@
 
 # %%
 import pandas as pd
-from tutorial_support import fresh_state, sh
+from tutorial_support import fresh_state, sh, versions_table
 
 from mlstack_core.registry import ModelRegistry
 from mlstack_core.settings import load_settings
@@ -50,24 +50,7 @@ sh("invoke train --seed-sample")
 
 # %%
 registry = ModelRegistry(load_settings())
-
-
-def versions() -> pd.DataFrame:
-    """Each version with its aliases and the gate's verdict."""
-    return pd.DataFrame(
-        [
-            {
-                "version": v.version,
-                "aliases": ", ".join(v.aliases) or "-",
-                "gate": v.tags.get("mlstack.gate.decision", "-"),
-                "reason": v.tags.get("mlstack.gate.reason", "-"),
-            }
-            for v in (registry.version(found.version) for found in registry.versions())
-        ]
-    ).set_index("version")
-
-
-versions()
+versions_table(registry)
 
 # %% [markdown]
 # ## Overrule the gate: promote by hand

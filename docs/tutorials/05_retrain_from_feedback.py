@@ -28,8 +28,7 @@ import os
 
 import httpx
 import matplotlib.pyplot as plt
-import pandas as pd
-from tutorial_support import free_port, fresh_state, sh, start, stop
+from tutorial_support import free_port, fresh_state, sh, start, stop, versions_table
 
 from mlstack_core.registry import ModelRegistry
 from mlstack_core.settings import load_settings
@@ -83,18 +82,7 @@ sh("invoke retrain")
 # the versions (the dashboard's Models page shows the same).
 
 # %%
-registry = ModelRegistry(load_settings())
-pd.DataFrame(
-    [
-        {
-            "version": v.version,
-            "aliases": ", ".join(v.aliases) or "-",
-            "gate": v.tags.get("mlstack.gate.decision", "-"),
-            "reason": v.tags.get("mlstack.gate.reason", "-"),
-        }
-        for v in (registry.version(found.version) for found in registry.versions())
-    ]
-).set_index("version")
+versions_table(ModelRegistry(load_settings()))
 
 # %% [markdown]
 # ## Serve the new champion

@@ -18,8 +18,10 @@ import warnings
 from pathlib import Path
 
 import httpx
+import pandas as pd
 
 from mlstack_core.processes import stop_group
+from mlstack_core.registry import ModelRegistry
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -95,3 +97,19 @@ def stop(pid: int) -> None:
     """Stop the process group started by `start` (the server and every worker it forked)."""
     stop_group(pid)
     print(f"stopped PID {pid}")
+
+
+def versions_table(registry: ModelRegistry) -> pd.DataFrame:
+    """Each registered version with its aliases and the promotion gate's verdict and reason."""
+    rows = []
+    for found in registry.versions():
+        version = registry.version(found.version)  # with its aliases
+        rows.append(
+            {
+                "version": version.version,
+                "aliases": ", ".join(version.aliases) or "-",
+                "gate": version.tags.get("mlstack.gate.decision", "-"),
+                "reason": version.tags.get("mlstack.gate.reason", "-"),
+            }
+        )
+    return pd.DataFrame(rows).set_index("version")
