@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System packages the test suite needs beyond Python: Debian's Chromium for the browser tests
 # and a PostgreSQL server for the prediction store's production-profile tests.
-# Installs them when missing and this is a root shell with apt; otherwise says what to install.
+# Installs them when missing, as root or through password-less sudo, with apt; otherwise says
+# what to install.
 set -euo pipefail
 missing=()
 # A Chromium-family browser: Debian's chromium; GitHub's Ubuntu runners ship Google Chrome instead
@@ -11,10 +12,19 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
-if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+# Root installs directly; a user with password-less sudo (GitHub's runners) through sudo.
+if [ "$(id -u)" -eq 0 ]; then
+  as_root=()
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  as_root=(sudo -n)
+else
+  as_root=(none)
+fi
+if [ "${as_root[*]}" != none ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing system packages for the tests: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  "${as_root[@]}" apt-get update -qq
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
   echo "the tests need these system packages: ${missing[*]} (e.g. sudo apt-get install ${missing[*]})" >&2
   exit 1
