@@ -41,7 +41,7 @@ def lint(session: nox.Session) -> None:
 
     mypy needs every package installed, so it runs in `typecheck` instead of here.
     """
-    sync(session, "--only-group", "dev")
+    sync(session, "--only-group", "dev", "--only-group", "docs")  # docs: jupytext's pairing hook
     session.run("pre-commit", "run", "--all-files", "--show-diff-on-failure", env={"SKIP": "mypy"})
     session.run("pytest", "tests/test_workflows.py", *session.posargs)
 
