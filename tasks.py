@@ -270,3 +270,22 @@ def deploy(
 def deploy_rollback(c: Context, inventory: str, limit: str | None = None) -> None:
     """Switch every API host back to the release it ran before the last deploy."""
     c.run("mlstack deploy-rollback" + _opt("--inventory", inventory) + _opt("--limit", limit))
+
+
+@task(help={"serve": "Serve the site on 127.0.0.1:8000, rebuilding on every change."})
+def docs(c: Context, serve: bool = False) -> None:
+    """The documentation site (README, tutorials with their outputs, API reference) into site/,
+    in strict mode: any warning fails the build."""
+    quiet = {"NO_MKDOCS_2_WARNING": "1"}  # Material's end-of-life banner, not a build warning
+    if serve:
+        c.run("mkdocs serve --strict --dev-addr 127.0.0.1:8000", env=quiet, pty=False)
+    else:
+        c.run("mkdocs build --strict", env=quiet)
+
+
+@task
+def tutorials(c: Context) -> None:
+    """Run every tutorial in docs/tutorials top to bottom, keeping the outputs in its .ipynb
+    (what the site shows); each starts from a temporary state folder."""
+    c.run("jupytext --to ipynb --update docs/tutorials/[0-9]*.py")
+    c.run("pytest --nbmake --nbmake-timeout=300 --overwrite docs/tutorials", pty=False)

@@ -1,4 +1,5 @@
-"""The dashboard in a real browser: `streamlit run` on a free port, headless Debian Chromium."""
+"""The dashboard in a real browser: `streamlit run` on a free port, headless Chromium (Debian's
+by default; `--chromium PATH` picks another, e.g. Google Chrome on GitHub's runners)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,11 @@ from pathlib import Path
 
 import pytest
 from conftest import Champion, churn_frame
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import BrowserContext, expect
 
 from mlstack_core.endpoints import DASHBOARD_HEALTH_PATH
 from mlstack_core.testing.servers import free_port, running
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 START_TIMEOUT_S = 60.0
 
 
@@ -42,28 +33,17 @@ def dashboard_url(champion: Champion, tmp_path: Path) -> Iterator[str]:
 
 @pytest.mark.slow
 def test_overview_shows_the_champion_in_chromium(
-    champion: Champion, dashboard_url: str, tmp_path: Path
+    champion: Champion, dashboard_url: str, tmp_path: Path, chromium: BrowserContext
 ) -> None:
     champion.write(churn_frame(150, seed=4))
     screenshot = tmp_path / "overview.png"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_FLAGS,
-            viewport={"width": 1400, "height": 1000},
-        )
-        try:
-            page = browser.new_page()
-            page.goto(dashboard_url, wait_until="domcontentloaded")
-            champion_metric = page.get_by_test_id("stMetric").filter(has_text="Champion")
-            expect(champion_metric.get_by_test_id("stMetricValue")).to_have_text(
-                f"v{champion.info.version}", timeout=60_000
-            )
-            expect(page.get_by_text("Predictions (60 min)")).to_be_visible(timeout=60_000)
-            expect(page.get_by_text("No active alerts")).to_be_visible(timeout=60_000)
-            page.screenshot(path=str(screenshot), full_page=True)
-        finally:
-            browser.close()
+    page = chromium.new_page()
+    page.goto(dashboard_url, wait_until="domcontentloaded")
+    champion_metric = page.get_by_test_id("stMetric").filter(has_text="Champion")
+    expect(champion_metric.get_by_test_id("stMetricValue")).to_have_text(
+        f"v{champion.info.version}", timeout=60_000
+    )
+    expect(page.get_by_text("Predictions (60 min)")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("No active alerts")).to_be_visible(timeout=60_000)
+    page.screenshot(path=str(screenshot), full_page=True)
     assert screenshot.stat().st_size > 10_000

@@ -71,9 +71,10 @@ class ModelImporter:
 
     def ensure(self, info: VersionInfo) -> tuple[str, bool]:
         """The model's tag in the store, and whether it was already there."""
-        import bentoml
         import mlflow
         from bentoml.exceptions import NotFound
+
+        import bentoml
 
         tag = model_tag(self.settings, info.version)
         try:
@@ -120,8 +121,9 @@ class BentoBuilder:
             )
 
     def build(self) -> BuildResult:
-        import bentoml
         from bentoml.exceptions import NotFound
+
+        import bentoml
 
         champion = self.importer.registry.require_champion()
         tag, model_reused = self.importer.ensure(champion)

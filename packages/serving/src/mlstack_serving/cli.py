@@ -76,10 +76,10 @@ def _check_store(settings: Settings) -> None:
 
 def _champion_bento(settings: Settings) -> str:
     """The Bento of the registry's champion; the newest Bento when the registry is unreachable."""
-    import bentoml
     from bentoml.exceptions import NotFound
     from mlflow.exceptions import MlflowException
 
+    import bentoml
     from mlstack_core.artifacts import BENTO_NAME
     from mlstack_core.registry import ModelRegistry
     from mlstack_serving.home import use_bentoml_home
