@@ -121,7 +121,7 @@ def test_compose_up_serves_the_stack_registry_champion(compose_stack: ComposeSta
     )
     assert answer[0]["model_version"] == champion
     pid = answer[0]["prediction_id"]
-    query = f"SELECT model_version FROM predictions WHERE prediction_id = '{pid}'"
+    query = f"SELECT model_version FROM predictions WHERE id = '{pid}'"
     stored = compose_stack.engine.docker(
         "exec",
         "-e",
