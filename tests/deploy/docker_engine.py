@@ -9,6 +9,7 @@ missing. Everything is stopped by PID and the namespace deleted at the end.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -183,10 +184,14 @@ def _stop(engine: DockerEngine) -> None:
 def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:
     """dockerd in a namespace of its own for the session; stopped by PID, namespace removed."""
     install_missing()
-    # Images and build cache live across runs (a rerun reuses base images and layers).
+    # Images and build cache live across runs (a rerun reuses base images and layers); one
+    # daemon at a time may use them, so a second test session waits for the first.
     data = Settings().cache_root / "dockerd"
-    engine = _start(tmp_path_factory.mktemp("dockerd"), data, f"mlsc-{os.getpid()}")
-    try:
-        yield engine
-    finally:
-        _stop(engine)
+    data.parent.mkdir(parents=True, exist_ok=True)
+    with (data.parent / "dockerd.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        engine = _start(tmp_path_factory.mktemp("dockerd"), data, f"mlsc-{os.getpid()}")
+        try:
+            yield engine
+        finally:
+            _stop(engine)

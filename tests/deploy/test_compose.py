@@ -37,6 +37,7 @@ class ComposeStack:
     mlflow_port: int
     up_output: str
     up_code: int
+    records: dict[str, list[dict[str, object]]]
 
     def invoke(self, *args: str, **extra: str) -> tuple[int, str]:
         done = self.engine.inside(
@@ -85,7 +86,9 @@ def compose_stack(
             POSTGRES_PASSWORD=PASSWORD,
         )
     )
-    stack = ComposeStack(docker_engine, home, env, api_port, mlflow_port, "", 0)
+    # A held-out row of the local champion: the stack's is trained on the same seed sample.
+    records = example_records(offline_inputs)
+    stack = ComposeStack(docker_engine, home, env, api_port, mlflow_port, "", 0, records)
     began = time.perf_counter()
     stack.up_code, stack.up_output = stack.invoke("compose-up", "--offline")
     print(f"compose-up --offline: {time.perf_counter() - began:.1f} s\n{stack.up_output}")
@@ -113,12 +116,12 @@ def test_compose_up_serves_the_stack_registry_champion(compose_stack: ComposeSta
         http(
             compose_stack.engine,
             f"http://127.0.0.1:{compose_stack.api_port}/predict",
-            example_records(compose_stack.home / "compose"),
+            compose_stack.records,
         )
     )
     assert answer[0]["model_version"] == champion
     pid = answer[0]["prediction_id"]
-    query = f"SELECT model_version FROM predictions WHERE prediction_id = '{pid}'"
+    query = f"SELECT model_version FROM predictions WHERE id = '{pid}'"
     stored = compose_stack.engine.docker(
         "exec",
         "-e",
@@ -144,7 +147,7 @@ def test_api_keeps_answering_when_mlflow_dies(compose_stack: ComposeStack) -> No
         http(
             compose_stack.engine,
             f"http://127.0.0.1:{compose_stack.api_port}/predict",
-            example_records(compose_stack.home / "compose"),
+            compose_stack.records,
         )
     )
     assert answer[0]["prediction"] in ("yes", "no")

@@ -43,10 +43,10 @@ def postgres_tarball(settings: Settings) -> Path:
 
 def postgres_standin(engine: DockerEngine, settings: Settings) -> str:
     """The stand-in, built in the engine as `postgres:16` (what the compose file names)."""
-    if engine.docker("image", "inspect", POSTGRES_IMAGE, check=False):
+    if engine.docker("images", "-q", POSTGRES_IMAGE).strip():
         return POSTGRES_IMAGE
     rootfs = f"mlsc-postgres-rootfs:{postgres_tarball(settings).stem}"
-    if not engine.docker("image", "inspect", rootfs, check=False):
+    if not engine.docker("images", "-q", rootfs).strip():
         engine.docker("import", str(postgres_tarball(settings)), rootfs, timeout=600)
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copy2(HERE / "postgres-entrypoint.sh", Path(tmp) / "docker-entrypoint.sh")

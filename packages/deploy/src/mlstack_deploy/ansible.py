@@ -31,6 +31,10 @@ def export_bento(settings: Settings, tag: str) -> Path:
         return archive
     archive.parent.mkdir(parents=True, exist_ok=True)
     partial = archive.with_suffix(".partial.bento")
+    if not Path(tool("bentoml")).exists():
+        raise DeployError(
+            "bentoml is not installed next to mlstack", "run `uv sync --all-packages`"
+        )
     done = subprocess.run(
         [tool("bentoml"), "export", tag, str(partial)],
         env=settings.child_env({"BENTOML_HOME": str(settings.bentoml_home)}),
@@ -116,12 +120,12 @@ def deploy(
     extra: dict[str, object] = {
         "mlstack_api_bento_tag": tag,
         "mlstack_api_bento_archive": str(export_bento(settings, tag)),
-        "mlstack_api_offline": offline,
     }
-    if offline:
+    if offline:  # otherwise the inventory's mlstack_api_offline decides
         from mlstack_deploy.wheelhouse import bento_wheelhouse
 
         wheels = wheelhouse or bento_wheelhouse(settings, tag).path
+        extra["mlstack_api_offline"] = True
         extra["mlstack_api_wheelhouse_archive"] = str(wheelhouse_archive(settings, wheels))
     Playbook("deploy.yml", inventory, limit).run(extra)
     return tag
