@@ -28,7 +28,8 @@ from mlstack_serving import metrics
 from mlstack_serving.batching import GreedyBatcher
 from mlstack_serving.build import ModelImporter
 from mlstack_serving.guard import RequestGuard
-from mlstack_serving.model import MLFLOW_FOLDER, ModelCard, ServedModel
+from mlstack_serving.inference import InferenceChoice
+from mlstack_serving.model import MLFLOW_FOLDER, PIPELINE, ModelCard, ServedModel
 from mlstack_serving.schema import (
     FeedbackResult,
     ModelMetadata,
@@ -38,15 +39,28 @@ from mlstack_serving.schema import (
 )
 
 SETTINGS = load_settings()
+ARGUMENTS = bentoml.use_arguments()
 
 
 def _model_tag() -> str:
     """The tag this process serves: the Bento's argument, else the registry's champion."""
-    tag = getattr(bentoml.use_arguments(), "model_tag", None)
+    tag = getattr(ARGUMENTS, "model_tag", None)
     return str(tag) if tag else ModelImporter(SETTINGS).ensure_champion()
 
 
+def _inference(tag: str) -> InferenceChoice:
+    """The path the build chose; from source (no Bento), checked now against the registry."""
+    path = getattr(ARGUMENTS, "inference", None)
+    if path:
+        return InferenceChoice(str(path), str(getattr(ARGUMENTS, "inference_reason", "")))
+    if getattr(ARGUMENTS, "model_tag", None):
+        return InferenceChoice(PIPELINE, "the Bento predates the inference check: rebuild it")
+    importer = ModelImporter(SETTINGS)
+    return importer.inference(importer.registry.require_champion(), tag)
+
+
 CARD = ModelCard.from_store(_model_tag())
+CHOICE = _inference(CARD.tag)
 Record = record_type(CARD.spec)
 Records = Annotated[list[Record], Field(min_length=1, max_length=SETTINGS.max_records)]  # type: ignore[valid-type]
 Actual = actual_type(CARD.spec)
@@ -62,6 +76,8 @@ METADATA = ModelMetadata(
     classes=list(CARD.spec.classes),
     metrics=CARD.metrics,
     bento_model=CARD.tag,
+    inference=CHOICE.path,
+    inference_reason=CHOICE.reason,
     max_records=SETTINGS.max_records,
     input_schema=Record.model_json_schema(),
 ).model_dump(mode="json")
@@ -75,7 +91,12 @@ class MlstackService:
     def __init__(self) -> None:
         settings = load_settings()
         self.version = CARD.version
-        self.model = ServedModel(Path(self.bento_model.path_of(MLFLOW_FOLDER)), CARD.spec)
+        self.model = ServedModel(
+            Path(self.bento_model.path_of(MLFLOW_FOLDER)), CARD.spec, inference=CHOICE.path
+        )
+        if self.model.inference != CHOICE.path:  # the warning said why; /metadata tells it
+            METADATA["inference"] = self.model.inference
+            METADATA["inference_reason"] = "the numpy path could not be made at start-up"
         self.store = PredictionStore(settings.store_url)
         self.store.migrate()
         self.batcher = GreedyBatcher(self._predict_batch, max_items=SETTINGS.max_records)
@@ -92,7 +113,7 @@ class MlstackService:
     def _predict_batch(self, rows: list[BaseModel]) -> list[PredictionOut]:
         """One adaptive batch (several requests): predict, commit to the store, answer."""
         started = time.perf_counter()
-        outputs = self.model.predict(self.model.frame(rows))
+        outputs = self.model.predict(rows)
         model_seconds = time.perf_counter() - started
         logged = [
             PredictionRecord(
