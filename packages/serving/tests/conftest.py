@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 
 from mlstack_core.processes import signal_tree
+from mlstack_core.profile import HOLDOUT_ARTIFACT, holdout_records
 from mlstack_core.registry import ModelRegistry
 from mlstack_core.settings import Settings
 from mlstack_core.spec import DatasetSpec
@@ -58,8 +59,11 @@ def training_frame(rows: int = 300, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-def register_champion(settings: Settings) -> int:
-    """Fit, log, register and promote a model in the settings' MLflow store; its version."""
+def register_champion(settings: Settings, *, holdout: bool = True) -> int:
+    """Fit, log, register and promote a model in the settings' MLflow store; its version.
+
+    With `holdout`, the run logs held-out rows as training does (the build checks the numpy
+    inference path on them)."""
     import mlflow
     import mlflow.sklearn
     from sklearn.compose import ColumnTransformer
@@ -94,6 +98,9 @@ def register_champion(settings: Settings) -> int:
     )
     with mlflow.start_run(experiment_id=experiment):
         mlflow.log_metric("accuracy", float((model.predict(frame) == frame["label"]).mean()))
+        if holdout:
+            rows = holdout_records(training_frame(rows=200, seed=1))
+            mlflow.log_dict({"rows": rows}, HOLDOUT_ARTIFACT)
         info = mlflow.sklearn.log_model(
             sk_model=model,
             name="model",
