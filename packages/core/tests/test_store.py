@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from mlstack_core.errors import ConfigError
-from mlstack_core.store import SCHEMA_VERSION, PredictionRecord, PredictionStore
+from mlstack_core.store import SCHEMA_VERSION, Base, PredictionRecord, PredictionStore
 
 
 def record(version: str = "1", **kw: object) -> PredictionRecord:
@@ -34,9 +34,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Prediction
     store = PredictionStore(url)
     store.migrate()
     yield store
-    with store.engine.begin() as conn:
-        for table in ("feedback", "predictions", "mlstack_schema"):
-            conn.execute(text(f"DELETE FROM {table}"))
+    Base.metadata.drop_all(store.engine)
     store.dispose()
 
 
@@ -45,12 +43,12 @@ def test_migrate_is_idempotent(store: PredictionStore) -> None:
     assert store.migrate() == SCHEMA_VERSION
 
 
-def test_a_v1_store_gets_the_monitoring_index(store: PredictionStore) -> None:
+def test_a_v1_store_gets_the_monitoring_index_and_rollups(store: PredictionStore) -> None:
     with store.engine.begin() as conn:
         conn.execute(text("DROP INDEX ix_predictions_monitoring_window"))
         conn.execute(text("DELETE FROM mlstack_schema"))
         conn.execute(text("INSERT INTO mlstack_schema VALUES (1, CURRENT_TIMESTAMP)"))
-    assert store.migrate() == SCHEMA_VERSION == 2
+    assert store.migrate() == SCHEMA_VERSION == 3
     names = {ix["name"] for ix in inspect(store.engine).get_indexes("predictions")}
     assert "ix_predictions_monitoring_window" in names
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlstack_core.store import PredictionRecord, PredictionStore
+from mlstack_core.store import Base, PredictionRecord, PredictionStore
 from mlstack_core.testing.postgres import postgres_url
 from mlstack_dashboard.queries import StoreReader
 
@@ -52,9 +52,7 @@ def reader(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreRead
     reader = StoreReader(url)
     yield reader
     reader.dispose()
-    with store.engine.begin() as conn:
-        conn.exec_driver_sql("DELETE FROM feedback")
-        conn.exec_driver_sql("DELETE FROM predictions")
+    Base.metadata.drop_all(store.engine)
     store.dispose()
 
 
