@@ -169,6 +169,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, nargs="+", default=[32, 4])
+    parser.add_argument("--save", type=Path, help="Also write the JSON summary to this file.")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
@@ -237,6 +238,9 @@ def main() -> None:
             f"p99 {ours.p99_ms:.1f} vs {peer.p99_ms:.1f} ms (Starlette {floor.p99_ms:.1f} ms)"
         )
     print(f"predictions logged by mlstack: {logged} (answered 2xx in the timed runs: {answered})")
+    if args.save:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_text(json.dumps(summary))
     print(json.dumps(summary))
 
 
