@@ -23,7 +23,7 @@ from typing import Any
 from bentoml.exceptions import BentoMLException
 from pydantic import BaseModel, ValidationError
 
-from mlstack_serving.guard import ASGIApp, Message, Receive, Scope, Send
+from mlstack_serving.guard import ASGIApp, Message, Receive, Scope, Send, send_json
 
 log = logging.getLogger(__name__)
 
@@ -70,21 +70,6 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return replayed
 
 
-async def _answer(send: Send, status: int, payload: bytes, server: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                (b"server", server),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
-
-
 def _failure(exc: Exception) -> tuple[int, dict[str, Any]]:
     """The status and body BentoML gives an exception raised by an API method."""
     if isinstance(exc, BentoMLException):
@@ -123,7 +108,8 @@ class FastPredict:
         except Exception as exc:
             log.exception("POST /predict failed")
             status, error = _failure(exc)
-            await _answer(send, status, json.dumps(error).encode(), route.server_header)
+            payload = json.dumps(error).encode()
+            await send_json(send, status, payload, [(b"server", route.server_header)])
             return
         payload = route.output_model(answers).model_dump_json().encode()
-        await _answer(send, 200, payload, route.server_header)
+        await send_json(send, 200, payload, [(b"server", route.server_header)])
