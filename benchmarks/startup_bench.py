@@ -122,6 +122,16 @@ def start(kind: str, clone: Path, cache: Path, timeout: float) -> Start:
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 stop_group(process.pid, timeout=20)
+        # Whatever `up` left running (a service still stopping) must not greet the next run.
+        subprocess.run(
+            [str(shutil.which("uv")), "run", "invoke", "down"],
+            cwd=clone,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=False,
+            timeout=120,
+        )
         log.close()
     if first is None or healthy is None:
         tail = (clone / f"up-{kind}.log").read_text(errors="replace")[-2000:]
