@@ -134,17 +134,26 @@ def serve(c: Context, reload: bool = False) -> None:
 @task(
     help={
         "seconds": "Duration of each timed load of the serving benchmark (default 10).",
-        "only": "serving or monitoring (default: both).",
+        "only": "serving, monitoring or startup (default: all three, then the targets table).",
         "rows": "Predictions in the monitoring benchmark's store (default 1,000,000).",
     }
 )
 def bench(c: Context, seconds: int = 10, only: str | None = None, rows: int = 1_000_000) -> None:
-    """Serving against `mlflow models serve` (wrk, 32 and 4 connections); monitoring pages
-    on a 1M-prediction store against pandas over the whole table."""
+    """Serving against `mlflow models serve` and a bare Starlette endpoint (wrk, 32 and 4
+    connections); monitoring pages on a 1M-prediction store; `invoke up` cold and warm in a
+    fresh clone; then one table of issue 13's targets beside the measured values."""
+    out = ".mlstack/bench"
     if only in (None, "serving"):
-        c.run(f"python benchmarks/serving_bench.py --seconds {int(seconds)}")
+        c.run(
+            f"python benchmarks/serving_bench.py --seconds {int(seconds)} --save {out}/serving.json"
+        )
     if only in (None, "monitoring"):
-        c.run(f"python benchmarks/monitoring_bench.py --rows {int(rows)}")
+        c.run(
+            f"python benchmarks/monitoring_bench.py --rows {int(rows)} --save {out}/monitoring.json"
+        )
+    if only in (None, "startup"):
+        c.run(f"python benchmarks/startup_bench.py --save {out}/startup.json")
+    c.run(f"python benchmarks/targets.py {out}")
 
 
 @task(

@@ -84,7 +84,8 @@ def register_champion(home: Path, rng: np.random.Generator) -> None:
 
 
 def fill(url: str, rows: int, feedback_share: float, seed: int) -> float:
-    """Insert `rows` predictions (and feedback) in batches; returns the seconds it took."""
+    """Insert `rows` predictions (and feedback) in batches, then build the rollups from them;
+    returns the seconds it took."""
     from mlstack_core.store import Feedback, Prediction, PredictionStore
 
     rng = np.random.default_rng(seed)
@@ -131,6 +132,7 @@ def fill(url: str, rows: int, feedback_share: float, seed: int) -> float:
                 conn.execute(insert(Feedback), feedback)
             print(f"\r  filled {offset + len(predictions):,} / {rows:,}", end="", file=sys.stderr)
     print(file=sys.stderr)
+    store.rebuild_rollups()  # rows went in around `write`, which keeps the rollups
     store.dispose()
     return time.perf_counter() - started
 
@@ -237,6 +239,7 @@ def main() -> None:
     parser.add_argument("--feedback-share", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, help="Use (and keep) this state folder.")
+    parser.add_argument("--save", type=Path, help="Also write the JSON summary to this file.")
     args = parser.parse_args()
 
     home = args.keep or Path(tempfile.mkdtemp(prefix="mlstack-monitoring-bench-"))
@@ -276,19 +279,19 @@ def main() -> None:
             f"({peer / sql:.1f}x)"
         )
     slowest = max(r[k] for r in results.values() for k in r if k.startswith("page:"))
-    print(f"slowest page render: {slowest:.3f} s (target <= 2 s)")
-    print(
-        json.dumps(
-            {
-                "benchmark": "monitoring",
-                "rows": args.rows,
-                "store_mb": round(size_mb),
-                "fill_seconds": fill_seconds,
-                "windows": results,
-                "slowest_page_s": slowest,
-            }
-        )
-    )
+    print(f"slowest page render: {slowest:.3f} s (target <= 1.5 s)")
+    summary = {
+        "benchmark": "monitoring",
+        "rows": args.rows,
+        "store_mb": round(size_mb),
+        "fill_seconds": fill_seconds,
+        "windows": results,
+        "slowest_page_s": slowest,
+    }
+    if args.save:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_text(json.dumps(summary))
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
-"""Serving benchmark: the mlstack Bento against `mlflow models serve`, same champion, same load.
+"""Serving benchmark: the mlstack Bento against `mlflow models serve` and a bare Starlette floor.
 
-Both servers run on 127.0.0.1 in their own process groups, one at a time, with one worker
-each (MLflow's default). Prediction logging is on for mlstack (a fresh SQLite store in a
-temporary folder). wrk drives single-record POSTs at 32 and at 4 connections, after a warm-up.
+Three servers on 127.0.0.1, in their own process groups, one at a time, one worker each
+(MLflow's default): the champion's Bento with prediction logging on (a fresh SQLite store in
+a temporary folder), `mlflow models serve` of the same champion, and a bare Starlette JSON
+endpoint (`starlette_floor.py`: no model, no validation, no store) as the floor any Python
+service stands on. wrk drives single-record POSTs at 32 and at 4 connections, after a warm-up.
 Prints a table and one JSON line. Not a test: run it with `invoke bench`.
 """
 
@@ -26,6 +28,7 @@ from mlstack_core.settings import load_settings
 from mlstack_core.store import PredictionStore
 from mlstack_core.testing.servers import VENV_BIN, free_port, running, venv_env
 
+FLOOR = Path(__file__).with_name("starlette_floor.py")
 LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = {body}
@@ -126,6 +129,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, nargs="+", default=[32, 4])
+    parser.add_argument("--save", type=Path, help="Also write the JSON summary to this file.")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
@@ -172,19 +176,34 @@ def main() -> None:
                 "mlflow", f"{base}/invocations", script, args.connections, args.seconds
             )
 
+        port = free_port()
+        script = folder / "floor.lua"
+        script.write_text(LUA.format(body=json.dumps(json.dumps({"records": [record]}))))
+        base = f"http://127.0.0.1:{port}"
+        command = [sys.executable, str(FLOOR), str(port)]
+        with running(command, f"{base}{API_READY_PATH}", env=env, log=folder / "c.log"):
+            results += measure(
+                "starlette", f"{base}/predict", script, args.connections, args.seconds
+            )
+
     print(f"\nmodel {settings.model_name} v{champion.version}, {args.seconds} s per load, wrk")
     print(table(results))
     by = {(r.server, r.connections): r for r in results}
     summary: dict[str, Any] = {"results": [asdict(r) for r in results], "logged": logged}
     answered = sum(r.requests - r.errors for r in results if r.server == "mlstack")
     for c in args.connections:
-        ours, peer = by[("mlstack", c)], by[("mlflow", c)]
+        ours, peer, floor = by[("mlstack", c)], by[("mlflow", c)], by[("starlette", c)]
         summary[f"ratio_rps_c{c}"] = round(ours.rps / peer.rps, 2) if peer.rps else None
+        summary[f"floor_share_c{c}"] = round(ours.rps / floor.rps, 3) if floor.rps else None
         print(
             f"c={c}: mlstack/mlflow req/s {summary[f'ratio_rps_c{c}']}x, "
-            f"p99 {ours.p99_ms:.1f} vs {peer.p99_ms:.1f} ms"
+            f"{100 * (summary[f'floor_share_c{c}'] or 0):.0f}% of bare Starlette, "
+            f"p99 {ours.p99_ms:.1f} vs {peer.p99_ms:.1f} ms (Starlette {floor.p99_ms:.1f} ms)"
         )
     print(f"predictions logged by mlstack: {logged} (answered 2xx in the timed runs: {answered})")
+    if args.save:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_text(json.dumps(summary))
     print(json.dumps(summary))
 
 

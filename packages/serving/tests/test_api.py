@@ -148,6 +148,8 @@ def test_metadata_describes_the_served_model_and_its_input(api: Api) -> None:
     assert meta["trained_at"]
     assert "accuracy" in meta["metrics"]
     assert meta["max_records"] == MAX_RECORDS
+    assert meta["inference"] == "numpy+sklearn", meta["inference_reason"]
+    assert "agrees with the pipeline on 200 held-out rows" in meta["inference_reason"]
     properties = meta["input_schema"]["properties"]
     assert set(properties) == {"x1", "x2", "color", "size"}
     assert properties["color"]["enum"] == ["blue", "green", "red", None]

@@ -43,7 +43,8 @@ def test_the_bento_serves_predictions_feedback_metadata_and_metrics(server: Serv
         assert answer["prediction_id"] in PredictionStore(server.store_url).ids()
         feedback = {"prediction_id": answer["prediction_id"], "actual": "yes"}
         assert client.post("/feedback", json=feedback).status_code == 200
-        assert client.get("/metadata").json()["version"] == "1"
+        metadata = client.get("/metadata").json()
+        assert (metadata["version"], metadata["inference"]) == ("1", "numpy+sklearn")
         bad = client.post("/predict", json={"records": [{**RECORD, "color": "purple"}]})
         assert bad.status_code == 400
         assert "color" in bad.text

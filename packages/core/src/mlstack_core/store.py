@@ -3,11 +3,18 @@
 Serving writes one transaction per request batch and answers only after it committed, so a
 200 means the predictions are on disk. Monitoring reads aggregates with SQL. SQLite (WAL) is
 the local default; PostgreSQL is the production target; the URL comes from settings.
+
+Rollups (schema v3): the same transaction that writes predictions (or feedback) adds them to
+per-minute totals (traffic per model version, counts per label, live quality) and per-hour
+latency histograms, so a monitoring page reads a few thousand rollup rows for a day however
+many predictions it holds. They are built from the raw rows when a store is migrated to v3.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Connection,
     DateTime,
     Engine,
     Float,
@@ -30,13 +38,18 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mlstack_core.errors import ConfigError, StoreUnavailableError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+MINUTE = 60
+HOUR = 3600
+LATENCY_BINS_PER_MS = 10
+UPSERT_ROWS = 1000
 CONNECT_TIMEOUT_S = 5
 
 
@@ -116,6 +129,221 @@ def _unavailable(exc: DBAPIError) -> StoreUnavailableError:
     )
 
 
+class TrafficRollup(Base):
+    """Predictions per minute and model version: count, latency sum and max, first and last."""
+
+    __tablename__ = "rollup_traffic"
+
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(32), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+    latency_sum: Mapped[float] = mapped_column(Float)
+    latency_max: Mapped[float] = mapped_column(Float)
+    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LabelRollup(Base):
+    """Predictions per minute and predicted label."""
+
+    __tablename__ = "rollup_labels"
+
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)
+    label: Mapped[str] = mapped_column(String(256), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class LatencyRollup(Base):
+    """Latency histogram per hour, in bins of 1/LATENCY_BINS_PER_MS ms."""
+
+    __tablename__ = "rollup_latency"
+
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bin: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+    latency_sum: Mapped[float] = mapped_column(Float)
+
+
+class QualityRollup(Base):
+    """Ground truth per minute of prediction time: labelled, correct, absolute error."""
+
+    __tablename__ = "rollup_quality"
+
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)
+    labelled: Mapped[int] = mapped_column(Integer)
+    correct: Mapped[int] = mapped_column(Integer)
+    abs_error_sum: Mapped[float] = mapped_column(Float)
+    valued: Mapped[int] = mapped_column(Integer)
+
+
+def epoch_floor(at: datetime, width: int) -> int:
+    """Start of the `width`-second bucket holding `at` (naive datetimes are UTC), in epoch s."""
+    aware = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return math.floor(aware.timestamp()) // width * width
+
+
+def latency_bin(latency_ms: float) -> int:
+    return math.floor(latency_ms * LATENCY_BINS_PER_MS)
+
+
+def _plus(old: Any, new: Any) -> Any:
+    return old + new
+
+
+class _Rollups:
+    """Rollup increments of a batch of rows, added to the tables with one upsert per table."""
+
+    def __init__(self) -> None:
+        self.traffic: dict[tuple[int, str], list[Any]] = {}
+        self.labels: dict[tuple[int, str], int] = defaultdict(int)
+        self.latency: dict[tuple[int, int], list[Any]] = {}
+        self.quality: dict[int, list[Any]] = {}
+
+    def add_prediction(
+        self, created_at: datetime, version: str, label: str, latency_ms: float
+    ) -> None:
+        minute = epoch_floor(created_at, MINUTE)
+        row = self.traffic.get((minute, version))
+        if row is None:
+            self.traffic[(minute, version)] = [1, latency_ms, latency_ms, created_at, created_at]
+        else:
+            row[0] += 1
+            row[1] += latency_ms
+            row[2] = max(row[2], latency_ms)
+            row[3] = min(row[3], created_at)
+            row[4] = max(row[4], created_at)
+        self.labels[(minute, label)] += 1
+        cell = self.latency.setdefault(
+            (epoch_floor(created_at, HOUR), latency_bin(latency_ms)), [0, 0.0]
+        )
+        cell[0] += 1
+        cell[1] += latency_ms
+
+    def add_feedback(
+        self,
+        created_at: datetime,
+        prediction: tuple[str, float | None],
+        actual: tuple[str, float | None],
+        sign: int = 1,
+    ) -> None:
+        """Count (sign 1) or take back (sign -1) one piece of ground truth."""
+        cell = self.quality.setdefault(epoch_floor(created_at, MINUTE), [0, 0, 0.0, 0])
+        cell[0] += sign
+        cell[1] += sign * int(prediction[0] == actual[0])
+        if prediction[1] is not None and actual[1] is not None:
+            cell[2] += sign * abs(prediction[1] - actual[1])
+            cell[3] += sign
+
+    def write(self, conn: Connection) -> None:
+        greatest, least = (
+            (func.max, func.min) if conn.dialect.name == "sqlite" else (func.greatest, func.least)
+        )
+        _upsert(
+            conn,
+            TrafficRollup,
+            [
+                {
+                    "minute": m,
+                    "model_version": v,
+                    "n": r[0],
+                    "latency_sum": r[1],
+                    "latency_max": r[2],
+                    "first_at": r[3],
+                    "last_at": r[4],
+                }
+                for (m, v), r in self.traffic.items()
+            ],
+            {
+                "n": _plus,
+                "latency_sum": _plus,
+                "latency_max": greatest,
+                "first_at": least,
+                "last_at": greatest,
+            },
+        )
+        _upsert(
+            conn,
+            LabelRollup,
+            [{"minute": m, "label": label, "n": n} for (m, label), n in self.labels.items()],
+            {"n": _plus},
+        )
+        _upsert(
+            conn,
+            LatencyRollup,
+            [
+                {"hour": h, "bin": b, "n": c[0], "latency_sum": c[1]}
+                for (h, b), c in self.latency.items()
+            ],
+            {"n": _plus, "latency_sum": _plus},
+        )
+        _upsert(
+            conn,
+            QualityRollup,
+            [
+                {
+                    "minute": m,
+                    "labelled": c[0],
+                    "correct": c[1],
+                    "abs_error_sum": c[2],
+                    "valued": c[3],
+                }
+                for m, c in self.quality.items()
+            ],
+            {"labelled": _plus, "correct": _plus, "abs_error_sum": _plus, "valued": _plus},
+        )
+
+
+def _upsert(
+    conn: Connection, table: type[Base], rows: list[dict[str, Any]], merge: dict[str, Any]
+) -> None:
+    """Insert `rows`, or merge each into the row with the same key (`merge[column](old, new)`);
+    in slices, so a rebuild stays under SQLite's limit of bound parameters per statement."""
+    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    columns = table.__table__.c
+    keys = [c.name for c in columns if c.primary_key]
+    for start in range(0, len(rows), UPSERT_ROWS):
+        statement = dialect.insert(table).values(rows[start : start + UPSERT_ROWS])
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=keys,
+                set_={
+                    name: how(columns[name], statement.excluded[name])
+                    for name, how in merge.items()
+                },
+            )
+        )
+
+
+ROLLUPS = (TrafficRollup, LabelRollup, LatencyRollup, QualityRollup)
+
+
+def _rebuild_rollups(conn: Connection) -> None:
+    rollups = _Rollups()
+    for created_at, version, label, latency in conn.execute(
+        select(
+            Prediction.created_at,
+            func.coalesce(Prediction.model_version, ""),
+            Prediction.prediction,
+            Prediction.latency_ms,
+        )
+    ):
+        rollups.add_prediction(created_at, version, label, latency)
+    labelled = conn.execute(
+        select(
+            Prediction.created_at,
+            Prediction.prediction,
+            Prediction.prediction_value,
+            Feedback.actual,
+            Feedback.actual_value,
+        ).join(Feedback, Feedback.prediction_id == Prediction.id)
+    )
+    for created_at, prediction, value, actual, actual_value in labelled:
+        rollups.add_feedback(created_at, (prediction, value), (actual, actual_value))
+    for table in ROLLUPS:
+        conn.execute(delete(table))
+    rollups.write(conn)
+
+
 @dataclass(frozen=True)
 class PredictionRecord:
     """One prediction as serving produced it, ready to be written."""
@@ -174,6 +402,7 @@ class PredictionStore:
         """Bring the schema to SCHEMA_VERSION and record it; safe to call at every start.
 
         v1: the tables. v2: the monitoring index (created on an existing v1 store too).
+        v3: the rollup tables, built from the rows already there.
         """
         try:
             return self._migrate()
@@ -194,13 +423,19 @@ class PredictionStore:
                 return SCHEMA_VERSION
             for index in Base.metadata.tables[Prediction.__tablename__].indexes:
                 index.create(conn, checkfirst=True)
+            _rebuild_rollups(conn)
             conn.execute(
                 insert(SchemaVersion).values(version=SCHEMA_VERSION, applied_at=datetime.now(UTC))
             )
         return SCHEMA_VERSION
 
+    def rebuild_rollups(self) -> None:
+        """Recompute every rollup from the raw rows (after rows were loaded around `write`)."""
+        with self.engine.begin() as conn:
+            _rebuild_rollups(conn)
+
     def write(self, records: Sequence[PredictionRecord]) -> None:
-        """Insert a batch in one transaction; returns only once it is committed."""
+        """Insert a batch and its rollup increments in one transaction; returns once committed."""
         if not records:
             return
         rows = [
@@ -216,9 +451,13 @@ class PredictionStore:
             }
             for r in records
         ]
+        rollups = _Rollups()
+        for r in records:
+            rollups.add_prediction(r.created_at, r.model_version, r.prediction, r.latency_ms)
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(Prediction), rows)
+                rollups.write(conn)
         except DBAPIError as exc:
             raise _unavailable(exc) from exc
 
@@ -240,11 +479,19 @@ class PredictionStore:
 
     def _add_feedback(self, prediction_id: str, actual: str, actual_value: float | None) -> bool:
         with self.engine.begin() as conn:
-            exists = conn.execute(
-                select(Prediction.id).where(Prediction.id == prediction_id)
+            found = conn.execute(
+                select(
+                    Prediction.created_at, Prediction.prediction, Prediction.prediction_value
+                ).where(Prediction.id == prediction_id)
             ).first()
-            if exists is None:
+            if found is None:
                 return False
+            created_at, prediction, value = found
+            earlier = conn.execute(
+                select(Feedback.actual, Feedback.actual_value).where(
+                    Feedback.prediction_id == prediction_id
+                )
+            ).first()
             conn.execute(delete(Feedback).where(Feedback.prediction_id == prediction_id))
             try:
                 conn.execute(
@@ -257,6 +504,13 @@ class PredictionStore:
                 )
             except IntegrityError:
                 return False
+            rollups = _Rollups()
+            if earlier is not None:
+                rollups.add_feedback(
+                    created_at, (prediction, value), (earlier[0], earlier[1]), sign=-1
+                )
+            rollups.add_feedback(created_at, (prediction, value), (actual, actual_value))
+            rollups.write(conn)
         return True
 
     def count(self) -> int:

@@ -1,13 +1,18 @@
 """Read-side queries over the prediction store: every figure is aggregated in SQL.
 
-Pages and the CLI never load the whole table: counts, time buckets, latency histograms and
-accuracy come back from GROUP BY queries over the window, and only drift reads raw inputs,
-a bounded sample of the most recent rows (through the `created_at` index).
+Pages and the CLI never load the whole table. Counts, time buckets, latency histograms, labels
+and accuracy come from the store's rollups (per minute; latency per hour) for the whole
+buckets of the window, and from the raw rows only for the part of the window before its first
+whole bucket (under a minute, or under an hour for latency): a page's cost follows the length
+of the window, not the number of predictions in it. Drift reads raw inputs, a bounded sample of
+the most recent rows (through the `created_at` index); regression value histograms read the
+raw values of the window.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +31,19 @@ from sqlalchemy import (
     select,
 )
 
-from mlstack_core.store import Feedback, Prediction, make_engine
+from mlstack_core.store import (
+    HOUR,
+    MINUTE,
+    ROLLUPS,
+    Feedback,
+    LabelRollup,
+    LatencyRollup,
+    Prediction,
+    PredictionStore,
+    QualityRollup,
+    TrafficRollup,
+    make_engine,
+)
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +147,20 @@ class StoreReader:
         if self._ready:
             return True
         names = set(inspect(self.engine).get_table_names())
-        self._ready = {Prediction.__tablename__, Feedback.__tablename__} <= names
+        if {Prediction.__tablename__, Feedback.__tablename__} <= names:
+            if not {t.__tablename__ for t in ROLLUPS} <= names:
+                PredictionStore(self.url).migrate()  # an older store: what serving does at start
+            self._ready = True
         return self._ready
+
+    @staticmethod
+    def _split(since: datetime, width: int) -> tuple[datetime, int]:
+        """The first whole `width` bucket at or after `since`: raw rows cover the window up to
+        that moment, rollups (keyed by bucket start, epoch seconds) cover the rest."""
+        start = -(-int(since.timestamp()) // width) * width
+        if since.timestamp() > start:  # sub-second part of `since`
+            start += width
+        return datetime.fromtimestamp(start, tz=UTC), start
 
     def _floor(self, value: Any) -> ColumnElement[int]:
         """Round down to an integer (SQLite's CAST truncates; PostgreSQL's rounds)."""
@@ -151,92 +180,148 @@ class StoreReader:
     def totals(self, since: datetime) -> WindowTotals:
         if not self.has_tables():
             return WindowTotals(0, 0, None, None)
-        in_window = select(
+        edge, start = self._split(since, MINUTE)
+        head = select(
             func.count(), func.min(Prediction.created_at), func.max(Prediction.created_at)
-        ).where(Prediction.created_at >= since)
-        overall = select(func.count()).select_from(Prediction)
+        ).where(Prediction.created_at >= since, Prediction.created_at < edge)
+        rolled = select(
+            func.sum(TrafficRollup.n),
+            func.min(TrafficRollup.first_at),
+            func.max(TrafficRollup.last_at),
+        ).where(TrafficRollup.minute >= start)
+        overall = select(func.sum(TrafficRollup.n))
         with self.engine.connect() as conn:
-            count, first, last = conn.execute(in_window).one()
+            parts = [conn.execute(head).one(), conn.execute(rolled).one()]
             total = conn.execute(overall).scalar_one()
-        return WindowTotals(int(count), int(total), _as_utc(first), _as_utc(last))
+        firsts = [_as_utc(p[1]) for p in parts if p[1] is not None]
+        lasts = [_as_utc(p[2]) for p in parts if p[2] is not None]
+        return WindowTotals(
+            sum(int(p[0] or 0) for p in parts),
+            int(total or 0),
+            min(firsts) if firsts else None,  # type: ignore[type-var]
+            max(lasts) if lasts else None,  # type: ignore[type-var]
+        )
 
     def versions(self, since: datetime) -> list[tuple[str, int]]:
         """Requests per served model version in the window, most requested first."""
         if not self.has_tables():
             return []
-        # Grouping on an expression keeps planners on the time index instead of walking the
-        # whole model_version index (0.25 s at 1M rows, whatever the window).
-        version = func.coalesce(Prediction.model_version, "").label("version")
-        n = func.count().label("n")
-        query = (
-            select(version, n)
-            .where(Prediction.created_at >= since)
+        edge, start = self._split(since, MINUTE)
+        version = func.coalesce(Prediction.model_version, "")
+        head = (
+            select(version, func.count())
+            .where(Prediction.created_at >= since, Prediction.created_at < edge)
             .group_by(version)
-            .order_by(n.desc())
         )
+        rolled = (
+            select(TrafficRollup.model_version, func.sum(TrafficRollup.n))
+            .where(TrafficRollup.minute >= start)
+            .group_by(TrafficRollup.model_version)
+        )
+        counts: Counter[str] = Counter()
         with self.engine.connect() as conn:
-            return [(str(v), int(c)) for v, c in conn.execute(query)]
+            for query in (head, rolled):
+                for v, n in conn.execute(query):
+                    counts[str(v)] += int(n)
+        return counts.most_common()
 
     def traffic(
         self, since: datetime, bucket_seconds: int, until: datetime | None = None
     ) -> list[TrafficBucket]:
-        """Requests and latency per time bucket: one index range scan per bucket, which
-        beats a GROUP BY over a computed bucket (no sort of the whole window)."""
+        """Requests and latency per time bucket (bucket widths are whole minutes)."""
         if not self.has_tables():
             return []
         width = max(int(bucket_seconds), 1)
         end = until or datetime.now(UTC)
-        start = int(since.timestamp()) // width * width
-        query = select(
-            func.count(), func.avg(Prediction.latency_ms), func.max(Prediction.latency_ms)
+        stop = int(end.timestamp()) // width * width + width
+        edge, start = self._split(since, MINUTE)
+        head = select(
+            func.count(), func.sum(Prediction.latency_ms), func.max(Prediction.latency_ms)
+        ).where(Prediction.created_at >= since, Prediction.created_at < edge)
+        bucket = (TrafficRollup.minute // literal(width, Integer) * literal(width, Integer)).label(
+            "bucket"
         )
-        buckets = []
+        rolled = (
+            select(
+                bucket,
+                func.sum(TrafficRollup.n),
+                func.sum(TrafficRollup.latency_sum),
+                func.max(TrafficRollup.latency_max),
+            )
+            .where(TrafficRollup.minute >= start, TrafficRollup.minute < stop)
+            .group_by(bucket)
+        )
+        totals: dict[int, list[float]] = {}
+
+        def merge(at: int, n: int, latency_sum: float, latency_max: float) -> None:
+            cell = totals.setdefault(at, [0, 0.0, latency_max])
+            cell[0] += n
+            cell[1] += latency_sum
+            cell[2] = max(cell[2], latency_max)
+
         with self.engine.connect() as conn:
-            for edge in range(start, int(end.timestamp()) + 1, width):
-                low = max(datetime.fromtimestamp(edge, tz=UTC), since)
-                high = datetime.fromtimestamp(edge + width, tz=UTC)
-                n, mean, top = conn.execute(
-                    query.where(Prediction.created_at >= low, Prediction.created_at < high)
-                ).one()
-                if n:
-                    buckets.append(
-                        TrafficBucket(
-                            start=datetime.fromtimestamp(edge, tz=UTC),
-                            requests=int(n),
-                            mean_latency_ms=float(mean or 0.0),
-                            max_latency_ms=float(top or 0.0),
-                        )
-                    )
-        return buckets
+            n, latency_sum, latency_max = conn.execute(head).one()
+            if n and int(since.timestamp()) // width * width < stop:
+                merge(int(since.timestamp()) // width * width, int(n), latency_sum, latency_max)
+            for at, n, latency_sum, latency_max in conn.execute(rolled):
+                merge(int(at), int(n), float(latency_sum), float(latency_max))
+        return [
+            TrafficBucket(
+                start=datetime.fromtimestamp(at, tz=UTC),
+                requests=int(n),
+                mean_latency_ms=latency_sum / n,
+                max_latency_ms=latency_max,
+            )
+            for at, (n, latency_sum, latency_max) in sorted(totals.items())
+        ]
 
     def latency(self, since: datetime) -> LatencySummary:
         if not self.has_tables():
             return LatencySummary.from_histogram([], 0.0)
-        edge = self._floor(Prediction.latency_ms * 10).label("edge")
-        query = (
-            select(edge, func.count(), func.sum(Prediction.latency_ms))
-            .where(Prediction.created_at >= since)
-            .group_by(edge)
+        edge, start = self._split(since, HOUR)
+        raw_bin = self._floor(Prediction.latency_ms * 10).label("edge")
+        head = (
+            select(raw_bin, func.count(), func.sum(Prediction.latency_ms))
+            .where(Prediction.created_at >= since, Prediction.created_at < edge)
+            .group_by(raw_bin)
         )
+        rolled = (
+            select(
+                LatencyRollup.bin, func.sum(LatencyRollup.n), func.sum(LatencyRollup.latency_sum)
+            )
+            .where(LatencyRollup.hour >= start)
+            .group_by(LatencyRollup.bin)
+        )
+        counts: Counter[int] = Counter()
+        total = 0.0
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        total = sum(float(s or 0.0) for _, _, s in rows)
-        return LatencySummary.from_histogram([(int(e) / 10, int(n)) for e, n, _ in rows], total)
+            for query in (head, rolled):
+                for b, n, latency_sum in conn.execute(query):
+                    counts[int(b)] += int(n)
+                    total += float(latency_sum or 0.0)
+        return LatencySummary.from_histogram([(b / 10, n) for b, n in counts.items()], total)
 
     def label_counts(self, since: datetime, limit: int = TOP_LABELS) -> list[tuple[str, int]]:
         """Predicted labels and how often each was predicted (classifiers)."""
         if not self.has_tables():
             return []
-        n = func.count().label("n")
-        query = (
-            select(Prediction.prediction, n)
-            .where(Prediction.created_at >= since)
+        edge, start = self._split(since, MINUTE)
+        head = (
+            select(Prediction.prediction, func.count())
+            .where(Prediction.created_at >= since, Prediction.created_at < edge)
             .group_by(Prediction.prediction)
-            .order_by(n.desc())
-            .limit(limit)
         )
+        rolled = (
+            select(LabelRollup.label, func.sum(LabelRollup.n))
+            .where(LabelRollup.minute >= start)
+            .group_by(LabelRollup.label)
+        )
+        counts: Counter[str] = Counter()
         with self.engine.connect() as conn:
-            return [(str(label), int(c)) for label, c in conn.execute(query)]
+            for query in (head, rolled):
+                for label, n in conn.execute(query):
+                    counts[str(label)] += int(n)
+        return counts.most_common(limit)
 
     def value_histogram(self, since: datetime, bins: int = 30) -> list[tuple[float, float, int]]:
         """Equal-width histogram of numeric predictions (regressors): (low, high, count)."""
@@ -279,13 +364,13 @@ class StoreReader:
         """Ground truth against predictions, per bucket of prediction time."""
         if not self.has_tables():
             return []
-        bucket = self._bucket(Prediction.created_at, bucket_seconds).label("bucket")
+        width = max(int(bucket_seconds), 1)
+        edge, start = self._split(since, MINUTE)
         hit = case((Prediction.prediction == Feedback.actual, 1), else_=0)
         error = func.abs(Prediction.prediction_value - Feedback.actual_value)
         valued = case((error.is_not(None), 1), else_=0)
-        query = (
+        head = (
             select(
-                bucket,
                 func.count(),
                 func.sum(hit),
                 func.coalesce(func.sum(error), 0.0),
@@ -293,23 +378,41 @@ class StoreReader:
             )
             .select_from(Feedback)
             .join(Prediction, Prediction.id == Feedback.prediction_id)
-            # Feedback comes after its prediction, so the window also bounds received_at,
-            # which lets the feedback index skip older ground truth.
-            .where(Prediction.created_at >= since, Feedback.received_at >= since)
-            .group_by(bucket)
-            .order_by(bucket)
+            .where(Prediction.created_at >= since, Prediction.created_at < edge)
         )
+        bucket = (QualityRollup.minute // literal(width, Integer) * literal(width, Integer)).label(
+            "bucket"
+        )
+        rolled = (
+            select(
+                bucket,
+                func.sum(QualityRollup.labelled),
+                func.sum(QualityRollup.correct),
+                func.sum(QualityRollup.abs_error_sum),
+                func.sum(QualityRollup.valued),
+            )
+            .where(QualityRollup.minute >= start)
+            .group_by(bucket)
+        )
+        totals: dict[int, list[float]] = {}
         with self.engine.connect() as conn:
-            return [
-                QualityBucket(
-                    start=datetime.fromtimestamp(int(b), tz=UTC),
-                    labelled=int(n),
-                    correct=int(c or 0),
-                    abs_error_sum=float(e or 0.0),
-                    valued=int(v or 0),
-                )
-                for b, n, c, e, v in conn.execute(query)
-            ]
+            rows = [(int(since.timestamp()) // width * width, *conn.execute(head).one())]
+            rows += [tuple(row) for row in conn.execute(rolled)]
+        for at, n, correct, error_sum, valued_n in rows:
+            cell = totals.setdefault(int(at), [0, 0, 0.0, 0])
+            for i, value in enumerate((n, correct, error_sum, valued_n)):
+                cell[i] += value or 0
+        return [
+            QualityBucket(
+                start=datetime.fromtimestamp(at, tz=UTC),
+                labelled=int(n),
+                correct=int(correct),
+                abs_error_sum=float(error_sum),
+                valued=int(valued_n),
+            )
+            for at, (n, correct, error_sum, valued_n) in sorted(totals.items())
+            if n > 0
+        ]
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -13,11 +13,15 @@ import tempfile
 from dataclasses import dataclass
 from importlib.metadata import version as installed_version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlstack_core.artifacts import BENTO_NAME
 from mlstack_core.registry import ModelRegistry, VersionInfo
 from mlstack_core.settings import Settings
 from mlstack_serving.home import use_bentoml_home
+
+if TYPE_CHECKING:
+    from mlstack_serving.inference import InferenceChoice
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,7 @@ class BuildResult:
     model_reused: bool
     bento_reused: bool
     bento_path: str
+    inference: str
 
 
 class ModelImporter:
@@ -102,6 +107,25 @@ class ModelImporter:
         tag, _ = self.ensure(self.registry.require_champion())
         return tag
 
+    def inference(self, info: VersionInfo, tag: str) -> InferenceChoice:
+        """The path the stored model `tag` is served with, checked on the version's held-out
+        rows (the plain pipeline when the run logged none or the registry cannot give them)."""
+        from mlflow.exceptions import MlflowException
+
+        import bentoml
+        from mlstack_serving.inference import InferenceChoice, choose
+        from mlstack_serving.model import MLFLOW_FOLDER, PIPELINE, ModelCard, ServedModel
+
+        card = ModelCard.from_store(tag)
+        path = Path(bentoml.models.get(tag).path_of(MLFLOW_FOLDER))
+        try:
+            holdout = self.registry.holdout(info)
+        except (MlflowException, OSError, KeyError, ValueError) as exc:
+            reason = f"the held-out rows of v{info.version} are not readable ({exc})"
+            log.warning("serving the plain scikit-learn pipeline: %s", reason)
+            return InferenceChoice(PIPELINE, reason)
+        return choose(ServedModel(path, card.spec, inference="numpy"), holdout)
+
 
 class BentoBuilder:
     """Builds (or finds) the Bento for the current champion."""
@@ -131,10 +155,18 @@ class BentoBuilder:
         try:
             bento = bentoml.get(wanted)
             return BuildResult(
-                champion.version, tag, str(bento.tag), model_reused, True, str(bento.path)
+                champion.version,
+                tag,
+                str(bento.tag),
+                model_reused,
+                True,
+                str(bento.path),
+                bento.info.labels.get("inference", "pipeline"),
             )
         except NotFound:
             pass
+        choice = self.importer.inference(champion, tag)
+        log.info("inference path %s: %s", choice.path, choice.reason)
         with tempfile.TemporaryDirectory(prefix="mlstack-bento-") as tmp:
             context = Path(tmp)
             self._stage(context)
@@ -148,8 +180,13 @@ class BentoBuilder:
                     "registered_name": champion.name,
                     "registry_version": str(champion.version),
                     "run_id": champion.run_id,
+                    "inference": choice.path,
                 },
-                args={"model_tag": tag},
+                args={
+                    "model_tag": tag,
+                    "inference": choice.path,
+                    "inference_reason": choice.reason,
+                },
                 python={
                     "packages": [f"{n}=={installed_version(n)}" for n in REQUIREMENTS],
                     "lock_packages": False,
@@ -157,5 +194,5 @@ class BentoBuilder:
             )
         log.info("built %s", bento.tag)
         return BuildResult(
-            champion.version, tag, str(bento.tag), model_reused, False, str(bento.path)
+            champion.version, tag, str(bento.tag), model_reused, False, str(bento.path), choice.path
         )

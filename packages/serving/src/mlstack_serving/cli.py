@@ -42,7 +42,8 @@ def build() -> None:
     model = "reused" if result.model_reused else "imported"
     bento = "reused" if result.bento_reused else "built"
     console.print(
-        f"model {result.model_tag} ({model}), Bento [bold]{result.bento_tag}[/bold] ({bento})"
+        f"model {result.model_tag} ({model}), Bento [bold]{result.bento_tag}[/bold] ({bento}), "
+        f"inference: {result.inference}"
     )
     console.print(f"  {result.bento_path}")
 

@@ -24,8 +24,8 @@ PROTECTED = frozenset({PREDICT_PATH, FEEDBACK_PATH})
 JSON_TYPES = frozenset({"application/json"})
 
 
-async def _reply(send: Send, status: int, body: dict[str, Any], headers: list[Any]) -> None:
-    payload = json.dumps(body).encode()
+async def send_json(send: Send, status: int, payload: bytes, headers: list[Any]) -> None:
+    """A complete JSON response, straight on the ASGI channel."""
     await send(
         {
             "type": "http.response.start",
@@ -38,6 +38,10 @@ async def _reply(send: Send, status: int, body: dict[str, Any], headers: list[An
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+async def _reply(send: Send, status: int, body: dict[str, Any], headers: list[Any]) -> None:
+    await send_json(send, status, json.dumps(body).encode(), headers)
 
 
 def _error(loc: list[str], msg: str, kind: str) -> dict[str, Any]:

@@ -7,7 +7,9 @@ here); the request types already enforce the contract, so the pipeline is called
 from __future__ import annotations
 
 import json
+import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,9 +19,13 @@ import pandas as pd
 from pydantic import BaseModel
 
 from mlstack_core.spec import DatasetSpec
+from mlstack_serving.lowering import LoweredPipeline, NotLowerableError
 from mlstack_serving.schema import field_names
 
+log = logging.getLogger(__name__)
+
 MLFLOW_FOLDER = "mlflow_model"
+PIPELINE = "pipeline"
 
 
 @dataclass(frozen=True)
@@ -65,9 +71,14 @@ class Output:
 
 
 class ServedModel:
-    """Turns validated records into predictions with the pipeline the registry holds."""
+    """Turns validated records into predictions with the pipeline the registry holds.
 
-    def __init__(self, model_path: Path, spec: DatasetSpec) -> None:
+    With `inference` other than "pipeline" the numpy lowering of the pipeline answers (the
+    build checked it agrees on held-out rows); if it cannot be made, the plain pipeline
+    answers and a warning says why.
+    """
+
+    def __init__(self, model_path: Path, spec: DatasetSpec, inference: str = PIPELINE) -> None:
         import mlflow.sklearn
 
         self.spec = spec
@@ -77,16 +88,32 @@ class ServedModel:
         self.classes: list[str] = (
             [str(c) for c in self.pipeline.classes_] if spec.is_classification else []
         )
+        self.lowered: LoweredPipeline | None = None
+        if inference != PIPELINE:
+            try:
+                self.lowered = LoweredPipeline(self.pipeline, spec)
+            except NotLowerableError as exc:
+                log.warning("serving the plain scikit-learn pipeline: %s", exc)
 
-    def frame(self, records: list[BaseModel]) -> pd.DataFrame:
+    @property
+    def inference(self) -> str:
+        """Which path answers: "numpy", "numpy+sklearn" or "pipeline"."""
+        return self.lowered.kind if self.lowered is not None else PIPELINE
+
+    def columns(self, records: Sequence[BaseModel]) -> dict[str, list[Any]]:
+        """Records as one list of values per feature column (None = missing)."""
+        return {name: [getattr(r, field) for r in records] for name, field in self._fields.items()}
+
+    def frame(self, records: Sequence[BaseModel]) -> pd.DataFrame:
         """Records as the frame the pipeline was fitted on, column by column (missing = NaN)."""
+        values = self.columns(records)
         columns: dict[str, np.ndarray[Any, Any]] = {}
         for name in self.spec.numeric:
-            field = self._fields[name]
-            columns[name] = np.array([getattr(r, field) for r in records], dtype=float)
+            columns[name] = np.array(values[name], dtype=float)
         for name in self.spec.categorical:
-            values = [getattr(r, self._fields[name]) for r in records]
-            columns[name] = np.array([np.nan if v is None else v for v in values], dtype=object)
+            columns[name] = np.array(
+                [np.nan if v is None else v for v in values[name]], dtype=object
+            )
         return pd.DataFrame(columns, columns=self.spec.feature_names)
 
     def _one_native_thread(self) -> None:
@@ -102,18 +129,26 @@ class ServedModel:
             threadpool_limits(1)
             self._threads.limited = True
 
-    def predict(self, frame: pd.DataFrame) -> list[Output]:
+    def scores(self, records: Sequence[BaseModel], *, plain: bool = False) -> np.ndarray[Any, Any]:
+        """Class probabilities (classifiers) or predicted values (regressors), one row each."""
         self._one_native_thread()
+        method = "predict_proba" if self.spec.is_classification else "predict"
+        if self.lowered is None or plain:
+            return np.asarray(getattr(self.pipeline, method)(self.frame(records)), dtype=float)
+        return np.asarray(
+            getattr(self.lowered, method)(self.columns(records), len(records)), dtype=float
+        )
+
+    def predict(self, records: Sequence[BaseModel]) -> list[Output]:
+        scores = self.scores(records)
         if not self.spec.is_classification:
-            values = self.pipeline.predict(frame)
-            return [Output(float(v), float(v), None) for v in values]
-        proba = self.pipeline.predict_proba(frame)
-        best = proba.argmax(axis=1)
+            return [Output(float(v), float(v), None) for v in scores]
+        best = scores.argmax(axis=1)
         return [
             Output(
                 self.classes[int(i)],
                 None,
                 {c: round(float(p), 6) for c, p in zip(self.classes, row, strict=True)},
             )
-            for i, row in zip(best, proba, strict=True)
+            for i, row in zip(best, scores, strict=True)
         ]

@@ -23,10 +23,15 @@ RETRY_AFTER_SECONDS = 5
 PROBE_EVERY_SECONDS = 1.0
 
 
+def unavailable_body(exc: StoreUnavailableError) -> dict[str, str]:
+    """What a client reads instead of a prediction that could not be logged."""
+    return {"error": exc.cause, "hint": "retry later; nothing was predicted or logged"}
+
+
 def unavailable_response(exc: StoreUnavailableError) -> JSONResponse:
     """The 503 a client gets instead of a prediction that could not be logged."""
     return JSONResponse(
-        {"error": exc.cause, "hint": "retry later; nothing was predicted or logged"},
+        unavailable_body(exc),
         status_code=503,
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )

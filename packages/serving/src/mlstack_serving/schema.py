@@ -110,6 +110,11 @@ class ModelMetadata(BaseModel):
     classes: list[str]
     metrics: dict[str, float]
     bento_model: str
+    inference: str = Field(
+        description='"numpy" or "numpy+sklearn" (the pipeline lowered to numpy, checked at '
+        'build on held-out rows) or "pipeline" (plain scikit-learn)'
+    )
+    inference_reason: str
     max_records: int
     unknown_categories: str = "rejected"
     input_schema: dict[str, Any]
