@@ -6,17 +6,21 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from conftest import MAX_RECORDS, RECORD, Server, start_server, state_env
+from conftest import MAX_RECORDS, RECORD, Api, Server, start_server, state_env
+from sqlalchemy import create_engine
 
 from mlstack_core.store import PredictionStore
 from mlstack_core.testing.servers import VENV_BIN
+from mlstack_serving.readiness import PROBE_EVERY_SECONDS
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
 
@@ -35,12 +39,12 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def fill(folder: Path) -> None:
-    """Write zeros until the file system says it is full."""
-    with (folder / "filler").open("wb") as out, contextlib.suppress(OSError):
-        while True:
-            out.write(b"\0" * 65536)
-            out.flush()
-            os.fsync(out.fileno())
+    """Write zeros until the file system has not one byte left."""
+    with (folder / "filler").open("wb", buffering=0) as out:
+        for chunk in (65536, 4096, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    out.write(b"\0" * chunk)
 
 
 def grow(folder: Path) -> None:
@@ -62,34 +66,20 @@ def test_a_full_disk_answers_503_with_the_cause_and_recovers(
         first = predict(server)
         assert first.status_code == 200
         answered += [p["prediction_id"] for p in first.json()]
+        # Fold the write-ahead log into the database and truncate it, so that any later write
+        # needs new blocks, then take every free block.
+        with sqlite3.connect(small_disk / "predictions.db") as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         fill(small_disk)
-        refused = None
-        for _ in range(200):  # SQLite may still fit a few batches into its WAL file
-            response = predict(server)
-            if response.status_code != 200:
-                refused = response
-                break
-            answered += [p["prediction_id"] for p in response.json()]
-        assert refused is not None, "the API kept answering 200 on a full disk"
+
+        refused = predict(server)
         assert refused.status_code == 503
-        assert "full" in refused.json()["error"]
         assert refused.json()["error"].startswith("prediction store unavailable")
+        assert "full" in refused.json()["error"]
         assert int(refused.headers["retry-after"]) > 0
         ready = httpx.get(f"{server.base_url}/readyz", timeout=10)
         assert ready.status_code == 503
         assert "full" in ready.json()["error"]
-        feedback = [
-            httpx.post(
-                f"{server.base_url}/feedback",
-                json={"prediction_id": prediction_id, "actual": "yes"},
-                timeout=10,
-            )
-            for prediction_id in answered[:100]
-        ]
-        codes = {r.status_code for r in feedback}
-        assert codes <= {200, 503}, "feedback on a full disk is either committed or a 503"
-        assert 503 in codes, "tiny feedback rows still fit; the disk was not full"
-        assert "full" in next(r for r in feedback if r.status_code == 503).json()["error"]
 
         grow(small_disk)
         deadline = time.monotonic() + 20
@@ -99,6 +89,12 @@ def test_a_full_disk_answers_503_with_the_cause_and_recovers(
         again = predict(server)
         assert again.status_code == 200
         answered += [p["prediction_id"] for p in again.json()]
+        recorded = httpx.post(
+            f"{server.base_url}/feedback",
+            json={"prediction_id": answered[0], "actual": "yes"},
+            timeout=10,
+        )
+        assert recorded.status_code == 200
     finally:
         server.kill(signal.SIGTERM)
     stored = PredictionStore(store_url).ids()
@@ -120,3 +116,37 @@ def test_serve_refuses_a_store_it_cannot_open(built_home: Path, tmp_path: Path) 
     assert "error: the prediction store" in done.stderr
     assert "hint:" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_read_only_store_refuses_predictions_and_feedback_with_503(
+    api: Api, service_module: Any
+) -> None:
+    """SQLite itself refuses every write (`attempt to write a readonly database`); the API says
+    so with 503, logs nothing half-way, and takes writes again once the store does."""
+    store = service_module.STORE
+    answered = api.client.post("/predict", json={"records": [RECORD]})
+    assert answered.status_code == 200
+    prediction_id = answered.json()[0]["prediction_id"]
+    writable = store.engine
+    database = writable.url.database
+    store.engine = create_engine(f"sqlite:///file:{database}?mode=ro&uri=true")
+    before = api.count()
+    try:
+        feedback = api.client.post(
+            "/feedback", json={"prediction_id": prediction_id, "actual": "yes"}
+        )
+        assert feedback.status_code == 503, (feedback.text, str(store.engine.url))
+        assert "readonly" in feedback.json()["error"]
+        assert feedback.headers["retry-after"]
+        refused = api.client.post("/predict", json={"records": [RECORD]})
+        assert refused.status_code == 503
+        assert refused.json()["error"].startswith("prediction store unavailable")
+        time.sleep(PROBE_EVERY_SECONDS)
+        assert api.client.get("/readyz").status_code == 503
+    finally:
+        store.engine.dispose()
+        store.engine = writable
+    assert api.count() == before
+    time.sleep(PROBE_EVERY_SECONDS)
+    assert api.client.get("/readyz").status_code == 200
+    assert api.client.post("/predict", json={"records": [RECORD]}).status_code == 200

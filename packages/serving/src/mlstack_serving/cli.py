@@ -59,8 +59,9 @@ def _check_store(settings: Settings) -> None:
             f"the prediction store {url} is inside the BentoML store",
             f"point MLSTACK_PREDICTION_STORE_URL (or MLSTACK_HOME) outside {settings.bentoml_home}",
         )
-    store = PredictionStore(url)
+    store: PredictionStore | None = None
     try:
+        store = PredictionStore(url)
         store.migrate()
         store.probe()
     except StoreUnavailableError as exc:
@@ -72,7 +73,8 @@ def _check_store(settings: Settings) -> None:
             else "fix MLSTACK_PREDICTION_STORE_URL, or free space / start the database",
         ) from None
     finally:
-        store.dispose()
+        if store is not None:
+            store.dispose()
 
 
 def _champion_bento(settings: Settings) -> str:

@@ -33,7 +33,12 @@ from mlstack_serving.fastpath import FastPredict, PredictRoute, RouteSlot
 from mlstack_serving.guard import RequestGuard
 from mlstack_serving.inference import InferenceChoice
 from mlstack_serving.model import MLFLOW_FOLDER, PIPELINE, ModelCard, ServedModel
-from mlstack_serving.readiness import ReadinessGate, StoreHealth, unavailable_response
+from mlstack_serving.readiness import (
+    RETRY_AFTER_SECONDS,
+    ReadinessGate,
+    StoreHealth,
+    unavailable_response,
+)
 from mlstack_serving.schema import (
     FeedbackResult,
     ModelMetadata,
@@ -173,6 +178,9 @@ class MlstackService:
             recorded = self.store.add_feedback(str(prediction_id), str(actual), value)
         except StoreUnavailableError as exc:
             STORE_HEALTH.record(exc)
+            # BentoML applies the context's status and headers to what the API returns.
+            ctx.response.status_code = 503
+            ctx.response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
             return unavailable_response(exc)  # type: ignore[return-value]
         if recorded:
             return FeedbackResult(prediction_id=prediction_id, recorded=True)
