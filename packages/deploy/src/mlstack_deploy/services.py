@@ -6,7 +6,6 @@ exactly what `invoke serve`, `invoke dashboard` or `invoke mlflow` would start b
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,12 +15,8 @@ from mlstack_core.endpoints import (
     MLFLOW_HEALTH_PATH,
     mlflow_remote_url,
 )
+from mlstack_core.processes import console_script as tool
 from mlstack_core.settings import Settings
-
-
-def tool(name: str) -> str:
-    """A console script of this environment (the venv's bin), whatever PATH says."""
-    return str(Path(sys.executable).parent / name)
 
 
 @dataclass(frozen=True)
