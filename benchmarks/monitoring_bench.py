@@ -69,8 +69,9 @@ def register_champion(home: Path, reference: pd.DataFrame) -> None:
     """A registered version with the artifacts monitoring reads (spec, profile, metrics)."""
     import mlflow
 
-    from mlstack_core.profile import PROFILE_ARTIFACT, ReferenceProfile
-    from mlstack_core.registry import SPEC_ARTIFACT, ModelRegistry
+    from mlstack_core.artifacts import PROFILE_ARTIFACT, SPEC_ARTIFACT
+    from mlstack_core.profile import ReferenceProfile
+    from mlstack_core.registry import ModelRegistry
     from mlstack_core.settings import Settings
     from mlstack_core.spec import DatasetSpec
 

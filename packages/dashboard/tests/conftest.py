@@ -20,13 +20,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from mlstack_core.profile import (
-    HOLDOUT_ARTIFACT,
-    PROFILE_ARTIFACT,
-    ReferenceProfile,
-    holdout_records,
-)
-from mlstack_core.registry import SPEC_ARTIFACT, ModelRegistry, VersionInfo
+from mlstack_core.artifacts import HOLDOUT_ARTIFACT, PROFILE_ARTIFACT, SPEC_ARTIFACT
+from mlstack_core.profile import ReferenceProfile, holdout_records
+from mlstack_core.registry import ModelRegistry, VersionInfo
 from mlstack_core.settings import Settings, load_settings
 from mlstack_core.spec import DatasetSpec
 from mlstack_core.store import PredictionRecord, PredictionStore

@@ -15,8 +15,6 @@ from pydantic import BaseModel, ConfigDict
 
 from mlstack_core.spec import DatasetSpec
 
-PROFILE_ARTIFACT = "reference/profile.json"
-HOLDOUT_ARTIFACT = "reference/holdout.json"
 SAMPLE_ROWS = 2000
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 

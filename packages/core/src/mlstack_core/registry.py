@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from mlstack_core.artifacts import HOLDOUT_ARTIFACT, PROFILE_ARTIFACT, SPEC_ARTIFACT
 from mlstack_core.errors import ModelNotFoundError, RegistryError
-from mlstack_core.profile import HOLDOUT_ARTIFACT, PROFILE_ARTIFACT, ReferenceProfile
+from mlstack_core.profile import ReferenceProfile
 from mlstack_core.settings import Settings
 from mlstack_core.spec import DatasetSpec
 
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
-SPEC_ARTIFACT = "dataset_spec.json"
 STACK_TAG = "mlstack.champion_stack"
 EVENT_PREFIX = "mlstack.event."
 Action = Literal["promote", "rollback"]

@@ -11,25 +11,20 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from mlstack_core.artifacts import log_model, log_reference, start_run
 from mlstack_core.contract import validate_frame
 from mlstack_core.errors import DataError
-from mlstack_core.profile import (
-    HOLDOUT_ARTIFACT,
-    PROFILE_ARTIFACT,
-    ReferenceProfile,
-    holdout_records,
-)
-from mlstack_core.registry import SPEC_ARTIFACT, ModelRegistry
+from mlstack_core.registry import ModelRegistry
 from mlstack_core.settings import Settings
 from mlstack_core.spec import DatasetSpec, Task, infer_spec
 from mlstack_training.evaluation import (
+    PrimaryMetric,
     baseline_score,
     importance_figure,
     performance_figure,
@@ -43,7 +38,6 @@ from mlstack_training.pipeline import SKOPS_TRUSTED, Estimator, build_pipeline
 log = logging.getLogger(__name__)
 
 MAX_CATEGORIES = 1000
-MODEL_REQUIREMENTS = ("scikit-learn", "skops", "pandas", "numpy", "scipy")
 Step = Callable[[str], None]
 
 
@@ -113,6 +107,24 @@ def prepare(request: TrainingRequest, settings: Settings) -> PreparedData:
     return PreparedData(spec=_complete_spec(spec, frame), frame=frame, source=request.data)
 
 
+@dataclass(frozen=True)
+class Split:
+    """Training and held-out rows, features and target apart."""
+
+    x_train: pd.DataFrame
+    x_test: pd.DataFrame
+    y_train: pd.Series
+    y_test: pd.Series
+
+    @property
+    def train(self) -> pd.DataFrame:
+        return pd.concat([self.x_train, self.y_train], axis=1)
+
+    @property
+    def test(self) -> pd.DataFrame:
+        return pd.concat([self.x_test, self.y_test], axis=1)
+
+
 class TrainingJob:
     """Runs one training request end to end against the configured MLflow store."""
 
@@ -121,43 +133,56 @@ class TrainingJob:
         self.registry = ModelRegistry(settings)
         self.on_step: Step = on_step or (lambda _step: None)
 
-    def _experiment_id(self) -> str:
-        import mlflow
-
-        logging.getLogger("mlflow").setLevel(logging.WARNING)
-        uri = self.settings.mlflow_tracking_uri
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
-        name = self.settings.experiment_name
-        experiment = mlflow.get_experiment_by_name(name)
-        if experiment is not None:
-            return str(experiment.experiment_id)
-        location = self.settings.artifact_root.as_uri() if uri.startswith("sqlite:") else None
-        return str(mlflow.create_experiment(name, artifact_location=location))
-
     def run(self, request: TrainingRequest) -> TrainingResult:
         started = time.perf_counter()
         self.on_step("Validating data")
         data = prepare(request, self.settings)
+        split = self._split(data)
+        self.on_step("Training")
+        model = build_pipeline(data.spec, request.estimator, self.settings.seed)
+        model.fit(split.x_train, split.y_train)
+        self.on_step("Evaluating")
+        scores, metric = self._evaluate(model, data.spec, split)
+        self.on_step("Logging to MLflow")
+        with start_run(self.settings, data.spec.name) as run:
+            # Inputs: parameters, the dataset and the scores; the tags come back for the version.
+            tags = self._log_inputs(data, split, scores, metric, request)
+            # The reference: spec, profile and held-out rows for monitoring, plots for people.
+            self._log_reference(data.spec, model, split)
+            self.on_step("Registering model")
+            version = self._register(model, data.spec, split, request.estimator, tags)
+            self.on_step("Promotion gate")
+            decision = self._gate(version, data.spec, scores, metric, split)
+        return TrainingResult(
+            version=version,
+            run_id=run.info.run_id,
+            spec=data.spec,
+            metrics=scores,
+            primary=metric.name,
+            decision=decision,
+            seconds=time.perf_counter() - started,
+        )
+
+    def _split(self, data: PreparedData) -> Split:
+        """Held-out rows drawn with the settings' seed, stratified when every class can be."""
         spec, frame = data.spec, data.frame
-        x = frame[spec.feature_names]
         y = frame[spec.target]
-        stratify = None
-        if spec.is_classification and y.value_counts().min() >= 2:
-            stratify = y
+        stratify = y if spec.is_classification and y.value_counts().min() >= 2 else None
         x_train, x_test, y_train, y_test = train_test_split(
-            x,
+            frame[spec.feature_names],
             y,
             test_size=self.settings.test_size,
             random_state=self.settings.seed,
             stratify=stratify,
         )
-        self.on_step("Training")
-        model = build_pipeline(spec, request.estimator, self.settings.seed)
-        model.fit(x_train, y_train)
-        self.on_step("Evaluating")
-        scores = score(model, x_test, y_test, spec)
-        scores.update(baseline_score(y_train, y_test, spec))
+        return Split(x_train, x_test, y_train, y_test)
+
+    def _evaluate(
+        self, model: Any, spec: DatasetSpec, split: Split
+    ) -> tuple[dict[str, float], PrimaryMetric]:
+        """Held-out scores, the baseline's beside them, and the metric the gate compares."""
+        scores = score(model, split.x_test, split.y_test, spec)
+        scores.update(baseline_score(split.y_train, split.y_test, spec))
         metric = primary_metric(spec.task or "regression", self.settings.gate_metric)
         if metric.name not in scores:
             raise DataError(
@@ -165,106 +190,94 @@ class TrainingJob:
                 f"(available: {', '.join(sorted(scores))})",
                 "set MLSTACK_GATE_METRIC to one of them",
             )
-        self.on_step("Logging to MLflow")
-        version, run_id, decision = self._track(
-            data, model, (x_train, x_test, y_train, y_test), scores, metric.name, request
-        )
-        return TrainingResult(
-            version=version,
-            run_id=run_id,
-            spec=spec,
-            metrics=scores,
-            primary=metric.name,
-            decision=decision,
-            seconds=time.perf_counter() - started,
-        )
+        return scores, metric
 
-    def _track(
+    def _log_inputs(
         self,
         data: PreparedData,
-        model: Any,
-        split: tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series],
+        split: Split,
         scores: dict[str, float],
-        metric_name: str,
+        metric: PrimaryMetric,
         request: TrainingRequest,
-    ) -> tuple[int, str, GateDecision]:
+    ) -> dict[str, str]:
+        """Log parameters, the dataset and the scores; the tags of the run and the version."""
         import mlflow
-        import mlflow.sklearn
         from mlflow.data.pandas_dataset import from_pandas
-        from mlflow.models import infer_signature
 
-        spec, frame = data.spec, data.frame
-        x_train, x_test, y_train, y_test = split
-        experiment_id = self._experiment_id()
-        with mlflow.start_run(experiment_id=experiment_id, run_name=spec.name) as run:
-            mlflow.set_tags(
-                {
-                    "mlstack.dataset": spec.name,
-                    "mlstack.task": str(spec.task),
-                    "mlstack.target": spec.target,
-                }
+        spec = data.spec
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            dataset = from_pandas(
+                data.frame, source=str(data.source.resolve()), targets=spec.target, name=spec.name
             )
-            mlflow.log_params(
-                {
-                    "estimator": request.estimator,
-                    "seed": self.settings.seed,
-                    "test_size": self.settings.test_size,
-                    "rows": len(frame),
-                    "train_rows": len(x_train),
-                    "numeric_features": len(spec.numeric),
-                    "categorical_features": len(spec.categorical),
-                    "task": spec.task,
-                    "target": spec.target,
-                }
-            )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                dataset = from_pandas(
-                    frame, source=str(data.source.resolve()), targets=spec.target, name=spec.name
-                )
-            mlflow.log_input(dataset, context="training")
-            mlflow.log_metrics(scores)
-            mlflow.log_dict(spec.model_dump(mode="json"), SPEC_ARTIFACT)
-            profile = ReferenceProfile.from_frame(
-                pd.concat([x_train, y_train], axis=1), spec, seed=self.settings.seed
-            )
-            mlflow.log_dict(profile.model_dump(mode="json"), PROFILE_ARTIFACT)
-            holdout = holdout_records(pd.concat([x_test, y_test], axis=1))
-            mlflow.log_dict({"rows": holdout}, HOLDOUT_ARTIFACT)
-            self.on_step("Plotting")
-            mlflow.log_figure(
-                performance_figure(model, x_test, y_test, spec), "plots/performance.png"
-            )
-            figure, importance = importance_figure(model, x_test, y_test, self.settings.seed)
-            mlflow.log_figure(figure, "plots/feature_importance.png")
-            mlflow.log_dict(importance, "plots/feature_importance.json")
-            self.on_step("Registering model")
-            example = x_train.dropna().head(3) if len(x_train.dropna()) else x_train.head(3)
-            info = mlflow.sklearn.log_model(
-                sk_model=model,
-                name="model",
-                signature=infer_signature(example, model.predict(example)),
-                input_example=example,
-                registered_model_name=self.settings.model_name,
-                metadata={"mlstack_spec": spec.model_dump(mode="json")},
-                skops_trusted_types=SKOPS_TRUSTED[request.estimator],
-                pip_requirements=[f"{n}=={installed_version(n)}" for n in MODEL_REQUIREMENTS],
-            )
-            version = int(info.registered_model_version)
-            self.registry.tag_version(
-                version,
-                {
-                    "mlstack.dataset": spec.name,
-                    "mlstack.task": str(spec.task),
-                    "mlstack.primary_metric": metric_name,
-                    "mlstack.data_digest": dataset.digest,
-                },
-            )
-            self.on_step("Promotion gate")
-            gate = PromotionGate(
-                self.registry, self.settings, primary_metric(spec.task or "regression", metric_name)
-            )
-            decision = gate.decide(spec, scores, x_test, y_test)
-            gate.apply(version, decision)
-            mlflow.set_tag("mlstack.gate.decision", "promoted" if decision.promoted else "refused")
-            return version, run.info.run_id, decision
+        mlflow.log_input(dataset, context="training")
+        mlflow.log_params(
+            {
+                "estimator": request.estimator,
+                "seed": self.settings.seed,
+                "test_size": self.settings.test_size,
+                "rows": len(data.frame),
+                "train_rows": len(split.x_train),
+                "numeric_features": len(spec.numeric),
+                "categorical_features": len(spec.categorical),
+                "task": spec.task,
+                "target": spec.target,
+            }
+        )
+        mlflow.log_metrics(scores)
+        tags = {
+            "mlstack.dataset": spec.name,
+            "mlstack.task": str(spec.task),
+            "mlstack.target": spec.target,
+            "mlstack.primary_metric": metric.name,
+            "mlstack.data_digest": dataset.digest,
+        }
+        mlflow.set_tags(tags)
+        return tags
+
+    def _log_reference(self, spec: DatasetSpec, model: Any, split: Split) -> None:
+        """Log what monitoring compares with (spec, profile, held-out rows) and the plots."""
+        import mlflow
+
+        log_reference(spec, split.train, split.test, seed=self.settings.seed)
+        self.on_step("Plotting")
+        mlflow.log_figure(
+            performance_figure(model, split.x_test, split.y_test, spec), "plots/performance.png"
+        )
+        figure, importance = importance_figure(
+            model, split.x_test, split.y_test, self.settings.seed
+        )
+        mlflow.log_figure(figure, "plots/feature_importance.png")
+        mlflow.log_dict(importance, "plots/feature_importance.json")
+
+    def _register(
+        self,
+        model: Any,
+        spec: DatasetSpec,
+        split: Split,
+        estimator: Estimator,
+        tags: dict[str, str],
+    ) -> int:
+        """Register the model as a new version of the settings' model, tagged like its run."""
+        version = log_model(
+            self.settings, model, spec, split.x_train, trusted_types=SKOPS_TRUSTED[estimator]
+        )
+        self.registry.tag_version(version, tags)
+        return version
+
+    def _gate(
+        self,
+        version: int,
+        spec: DatasetSpec,
+        scores: dict[str, float],
+        metric: PrimaryMetric,
+        split: Split,
+    ) -> GateDecision:
+        """Compare the new version with the champion on its held-out rows and move the alias."""
+        import mlflow
+
+        gate = PromotionGate(self.registry, self.settings, metric)
+        decision = gate.decide(spec, scores, split.x_test, split.y_test)
+        gate.apply(version, decision)
+        mlflow.set_tag("mlstack.gate.decision", "promoted" if decision.promoted else "refused")
+        return decision
