@@ -26,6 +26,7 @@ from rich.table import Table
 from mlstack_core.cli import guarded, make_app
 from mlstack_core.endpoints import is_healthy
 from mlstack_core.errors import MlstackError
+from mlstack_core.processes import console_script as tool
 from mlstack_core.processes import stop_group
 from mlstack_core.settings import Settings
 from mlstack_deploy.services import (
@@ -34,7 +35,6 @@ from mlstack_deploy.services import (
     api_service,
     example_request,
     predict_curl,
-    tool,
 )
 from mlstack_deploy.supervisor import Outcome, Supervisor
 

@@ -15,7 +15,7 @@ from mlstack_core.endpoints import (
     MLFLOW_HEALTH_PATH,
     mlflow_remote_url,
 )
-from mlstack_core.processes import console_script as tool
+from mlstack_core.processes import console_script
 from mlstack_core.settings import Settings
 
 
@@ -64,7 +64,7 @@ def mlflow_service(settings: Settings) -> Service:
     """The MLflow UI: a local server over the SQLite store, or the remote tracking server."""
     uri = settings.mlflow_tracking_uri
     command = [
-        tool("mlflow"),
+        console_script("mlflow"),
         "server",
         "--backend-store-uri",
         uri,
@@ -95,7 +95,7 @@ def api_service(settings: Settings) -> Service:
     return Service(
         name="api",
         title="Prediction API",
-        command=[tool("mlstack-serve"), "serve"],
+        command=[console_script("mlstack-serve"), "serve"],
         host=settings.api_host,
         port=settings.api_port,
         health_path=API_READY_PATH,
@@ -108,7 +108,7 @@ def dashboard_service(settings: Settings) -> Service:
     return Service(
         name="dashboard",
         title="Dashboard",
-        command=[tool("mlstack-monitor"), "dashboard"],
+        command=[console_script("mlstack-monitor"), "dashboard"],
         host="127.0.0.1",
         port=settings.dashboard_port,
         health_path=DASHBOARD_HEALTH_PATH,

@@ -61,7 +61,9 @@ def swap_api(settings: Settings) -> SwapResult:
     supervisor = Supervisor(settings)
     service = api_service(settings)
     if supervisor.running(service) is None:
-        return SwapResult("not running", "the API is not running under `mlstack up`: nothing to move")
+        return SwapResult(
+            "not running", "the API is not running under `mlstack up`: nothing to move"
+        )
     before = served_version(settings)
     stopping = time.monotonic()
     supervisor.stop(service)

@@ -29,7 +29,7 @@ from mlstack_core.registry import ModelRegistry, VersionInfo
 from mlstack_core.settings import Settings
 from mlstack_core.spec import DatasetSpec
 from mlstack_training import snapshot
-from mlstack_training.evaluation import PrimaryMetric, primary_metric, score
+from mlstack_training.evaluation import PrimaryMetric, score
 from mlstack_training.feedback import PREDICTED_AT, LabelledRows, labelled_since, screen
 from mlstack_training.gate import GateDecision, PromotionGate
 from mlstack_training.job import TrainingJob, TrainingRequest, TrainingResult
@@ -155,12 +155,18 @@ class RecentTrafficGate(PromotionGate):
             )
             gain_old = self.metric.improvement(new_score, old_score)
             if gain_now is not None and (gain_now > 0) != (gain_old > 0):
-                better, worse = ("recent traffic", "old rows") if gain_now > 0 else ("old rows", "recent traffic")
+                better, worse = (
+                    ("recent traffic", "old rows")
+                    if gain_now > 0
+                    else ("old rows", "recent traffic")
+                )
                 note += (
                     f"; the two disagree: the challenger is better on the {better} and "
                     f"worse on the {worse}, and the recent traffic decides"
                 )
-        return GateDecision(decision.promoted, note, decision.champion_version, decision.champion_score)
+        return GateDecision(
+            decision.promoted, note, decision.champion_version, decision.champion_score
+        )
 
 
 class Retrainer:
@@ -253,9 +259,8 @@ class Retrainer:
         gathered = self.gather(request)
         gathered_at = time.perf_counter()
         data, spec_file, _frame = self._write(gathered)
-        metric = primary_metric(gathered.spec.task or "regression", self.settings.gate_metric)
 
-        def gate(model: Any) -> PromotionGate:
+        def gate(metric: PrimaryMetric, model: Any) -> PromotionGate:
             return RecentTrafficGate(self.registry, self.settings, metric, model, gathered)
 
         job = TrainingJob(self.settings, self.on_step, gate=gate)
@@ -279,7 +284,9 @@ class Retrainer:
         )
         done = time.perf_counter()
         return RetrainResult(
-            gathered, training, {"gather": gathered_at - began, "train and gate": done - gathered_at}
+            gathered,
+            training,
+            {"gather": gathered_at - began, "train and gate": done - gathered_at},
         )
 
 

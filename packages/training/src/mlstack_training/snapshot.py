@@ -85,7 +85,8 @@ def training_columns(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
 
 def record(
     settings: Settings,
-    version: VersionInfo,
+    run_id: str,
+    version: int,
     frame: pd.DataFrame,
     source: Path,
     origins: tuple[DataOrigin, ...],
@@ -98,7 +99,8 @@ def record(
         frame.to_parquet(parquet, index=False)
         small = parquet.stat().st_size <= limit
         if small:
-            registry.client.log_artifact(version.run_id, str(parquet), Path(SNAPSHOT_ARTIFACT).parent.as_posix())
+            folder = Path(SNAPSHOT_ARTIFACT).parent.as_posix()
+            registry.client.log_artifact(run_id, str(parquet), folder)
     card = DataCard(
         rows=len(frame),
         origins=origins,
@@ -106,8 +108,8 @@ def record(
         digest=file_digest(source),
         snapshot=SNAPSHOT_ARTIFACT if small else None,
     )
-    registry.client.log_dict(version.run_id, card.model_dump(mode="json"), CARD_ARTIFACT)
-    registry.tag_version(version.version, {ORIGIN_TAG: card.describe()[:5000]})
+    registry.client.log_dict(run_id, card.model_dump(mode="json"), CARD_ARTIFACT)
+    registry.tag_version(version, {ORIGIN_TAG: card.describe()[:5000]})
     return card
 
 
@@ -123,7 +125,9 @@ def card_of(registry: ModelRegistry, version: VersionInfo) -> DataCard | None:
         return None
 
 
-def load(registry: ModelRegistry, version: VersionInfo, spec: DatasetSpec) -> tuple[pd.DataFrame, DataCard]:
+def load(
+    registry: ModelRegistry, version: VersionInfo, spec: DatasetSpec
+) -> tuple[pd.DataFrame, DataCard]:
     """The rows `version` was trained on: its snapshot, or its source file if unchanged."""
     card = card_of(registry, version)
     if card is None:
