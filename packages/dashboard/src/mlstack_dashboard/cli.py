@@ -72,10 +72,13 @@ def _print_report(report: MonitoringReport) -> None:
             f"(offline {reference}, {report.quality.labelled} labelled)"
         )
     if report.drift is not None:
-        table = Table("feature", "kind", "test", "p-value", "drifted", title="Drift")
+        rule = report.drift.rule
+        table = Table(
+            "feature", "kind", "test", rule.measure, "drifted", title=f"Drift ({rule.describe()})"
+        )
         for f in report.drift.features:
             table.add_row(
-                f.name, f.kind, f.method, f"{f.p_value:.2e}", "[red]yes[/]" if f.drifted else "no"
+                f.name, f.kind, f.method, f"{f.score:.3g}", "[red]yes[/]" if f.drifted else "no"
             )
         console.print(table)
     elif report.drift_reason:

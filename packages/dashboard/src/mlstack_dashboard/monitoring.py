@@ -113,6 +113,7 @@ class MonitoringReport:
             drift = {
                 "share": self.drift.share,
                 "drifted": [f.name for f in self.drift.drifted],
+                "rule": asdict(self.drift.rule),
                 "features": [asdict(f) for f in self.drift.features],
                 "skipped": list(self.drift.skipped),
                 "reference_rows": self.drift.reference_rows,
@@ -260,7 +261,7 @@ class Monitor:
                 reference,
             )
         else:
-            result = detect_drift(reference, current, profile.spec, self.settings.drift_pvalue)
+            result = detect_drift(reference, current, profile.spec, self.settings)
             check = DriftCheck(result, None, current, reference)
         self._drift[window_minutes] = (signature, check)
         return check
