@@ -8,7 +8,6 @@ in `tests/test_retrain_loop.py` drives the same loop through the real API.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -69,12 +68,12 @@ def same_world(rows: int, random_seed: int) -> tuple[pd.DataFrame, list[str]]:
 
 
 @pytest.fixture
-def champion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TrainingResult]:
+def champion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TrainingResult:
     """A fresh seed-sample champion in this test's own state folder."""
     home = tmp_path / "state"
     monkeypatch.setenv("MLSTACK_HOME", str(home))
     monkeypatch.setenv("MLSTACK_RETRAIN_MIN_ROWS", "100")
-    yield TrainingJob(Settings()).run(
+    return TrainingJob(Settings()).run(
         TrainingRequest(data=seed.seed_csv(), spec_path=seed.seed_spec())
     )
 
@@ -128,7 +127,9 @@ def test_rows_that_break_the_contract_are_refused_counted_and_explained(
     log_traffic(settings, good, truth)
     log_traffic(settings, bad.iloc[:6], truth[:6])
     log_traffic(settings, good.head(3), ["maybe"] * 3)
-    found = screen(labelled_since(settings.store_url, datetime(2000, 1, 1, tzinfo=UTC)), champion.spec)
+    found = screen(
+        labelled_since(settings.store_url, datetime(2000, 1, 1, tzinfo=UTC)), champion.spec
+    )
     assert len(found.rows) == 40
     assert found.refused == {
         "non-numeric value in 'age'": 3,
@@ -160,7 +161,8 @@ def test_a_changed_training_file_stops_the_retrain(
     settings = Settings()
     registry = ModelRegistry(settings)
     card = snapshot.card_of(registry, registry.require_champion())
-    assert card is not None and card.snapshot is None
+    assert card is not None
+    assert card.snapshot is None
     assert card.source == str(data.resolve())
     frame, truth = same_world(20, random_seed=9)
     log_traffic(settings, frame, truth)
@@ -198,7 +200,8 @@ def test_a_changed_world_promotes_the_challenger(champion: TrainingResult) -> No
     card = snapshot.card_of(registry, registry.version(2))
     assert card is not None
     assert [o.kind for o in card.origins] == ["seed sample", "feedback"]
-    assert card.origins[1].rows == 280 and card.origins[1].first_at is not None
+    assert card.origins[1].rows == 280
+    assert card.origins[1].first_at is not None
 
 
 @pytest.mark.slow

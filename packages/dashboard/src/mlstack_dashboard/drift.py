@@ -36,7 +36,9 @@ class DriftRule:
     def for_rows(cls, rows: int, settings: Settings) -> DriftRule:
         """Distances above `drift_distance_min_rows` rows on both sides, p-values below."""
         if rows > settings.drift_distance_min_rows:
-            return cls("wasserstein", "jensenshannon", "distance", settings.drift_distance_threshold)
+            return cls(
+                "wasserstein", "jensenshannon", "distance", settings.drift_distance_threshold
+            )
         return cls("ks", "chisquare", "p-value", settings.drift_pvalue)
 
     def describe(self) -> str:

@@ -291,7 +291,7 @@ def reload_api(
     result = swap_api(settings)
     failed = result.status == "failed"
     if as_json:
-        console.print_json(json.dumps(result.to_dict()))
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
     elif result.status == "moved":
         console.print(
             f"{result.detail}: requests were refused for {result.refused_seconds:.1f} s "

@@ -192,7 +192,7 @@ def retrain(
 
     outcome = guarded(run)
     if as_json:
-        console.print_json(json.dumps(outcome, default=str))
+        sys.stdout.write(json.dumps(outcome, default=str, indent=2) + "\n")
     else:
         _print_retrain(outcome)
 

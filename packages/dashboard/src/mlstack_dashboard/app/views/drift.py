@@ -36,9 +36,7 @@ elif result.drifted:
         f"share {settings.drift_share_alert:.0%}"
     )
 else:
-    st.success(
-        f"No feature drifted ({result.rule.describe()}) against v{champion.info.version}"
-    )
+    st.success(f"No feature drifted ({result.rule.describe()}) against v{champion.info.version}")
 
 a, b, c = st.columns(3)
 a.metric("Drifted features", f"{len(result.drifted)} / {len(result.features)}")
