@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from mlstack_core.artifacts import DATA_ORIGIN_TAG, DATA_SNAPSHOT_ARTIFACT
 from mlstack_core.errors import DataError
 from mlstack_core.registry import ModelRegistry
 from mlstack_core.settings import Settings
@@ -93,12 +94,12 @@ def test_a_version_records_what_it_trained_on(champion: TrainingResult) -> None:
     assert card is not None
     assert card.origins[0].kind == "seed sample"
     assert card.origins[0].rows == seed.ROWS
-    assert card.snapshot == snapshot.SNAPSHOT_ARTIFACT
+    assert card.snapshot == DATA_SNAPSHOT_ARTIFACT
     assert card.rows == round(seed.ROWS * (1 - settings.test_size))
     rows, _ = snapshot.load(registry, info, champion.spec)
     assert len(rows) == card.rows
     assert list(rows.columns) == [*champion.spec.feature_names, champion.spec.target]
-    assert "seed sample" in info.tags[snapshot.ORIGIN_TAG]
+    assert "seed sample" in info.tags[DATA_ORIGIN_TAG]
 
 
 @pytest.mark.slow

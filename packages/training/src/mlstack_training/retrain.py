@@ -18,11 +18,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from mlstack_core.artifacts import RETRAIN_FROM_TAG
 from mlstack_core.contract import validate_frame
 from mlstack_core.errors import DataError
 from mlstack_core.registry import ModelRegistry, VersionInfo
@@ -41,6 +44,33 @@ log = logging.getLogger(__name__)
 
 Step = Callable[[str], None]
 DATA_FOLDER = "training-data"
+BOOTSTRAP_ROUNDS = 300
+
+
+class FixedPredictions:
+    """A stand-in for a model that answers with predictions made once, by row position, so
+    resampling rows for a bootstrap does not predict again."""
+
+    def __init__(self, model: Any, x: pd.DataFrame) -> None:
+        self.classes_ = getattr(model, "classes_", None)
+        self.predicted = np.asarray(model.predict(x))
+
+    def predict(self, frame: pd.DataFrame) -> Any:
+        return self.predicted[frame.index.to_numpy()]
+
+
+class FixedProbabilities(FixedPredictions):
+    def __init__(self, model: Any, x: pd.DataFrame) -> None:
+        super().__init__(model, x)
+        self.probabilities = np.asarray(model.predict_proba(x))
+
+    def predict_proba(self, frame: pd.DataFrame) -> Any:
+        return self.probabilities[frame.index.to_numpy()]
+
+
+def fixed(model: Any, x: pd.DataFrame) -> FixedPredictions:
+    kind = FixedProbabilities if hasattr(model, "predict_proba") else FixedPredictions
+    return kind(model, x)
 
 
 @dataclass(frozen=True)
@@ -108,23 +138,49 @@ class RecentTrafficGate(PromotionGate):
         self.challenger = challenger
         self.gathered = gathered
 
-    def _old_scores(self, spec: DatasetSpec) -> tuple[float | None, float | None, int]:
-        """(challenger, champion) on the champion's held-out rows, and how many there were."""
+    @cached_property
+    def champion_model(self) -> Any:
         import mlflow.sklearn
 
-        champion = self.gathered.champion
-        rows = pd.DataFrame.from_records(self.registry.holdout(champion))
+        return mlflow.sklearn.load_model(self.gathered.champion.uri)
+
+    def _old_scores(self, spec: DatasetSpec) -> tuple[float | None, float | None, int]:
+        """(challenger, champion) on the champion's held-out rows, and how many there were."""
+        rows = pd.DataFrame.from_records(self.registry.holdout(self.gathered.champion))
         if rows.empty:
             return None, None, 0
         old = validate_frame(rows, spec, min_rows=1)
         x, y = old[spec.feature_names], old[spec.target]
-        champion_model = mlflow.sklearn.load_model(champion.uri)
         name = self.metric.name
         return (
             score(self.challenger, x, y, spec).get(name),
-            score(champion_model, x, y, spec).get(name),
+            score(self.champion_model, x, y, spec).get(name),
             len(old),
         )
+
+    def gain_interval(
+        self, spec: DatasetSpec, x: pd.DataFrame, y: pd.Series
+    ) -> tuple[float, float] | None:
+        """A paired bootstrap of the challenger's gain on the recent rows: its lower and upper
+        quantiles at MLSTACK_RETRAIN_CONFIDENCE (one-sided), or None if it cannot be computed.
+
+        A hundred recent rows give a score that moves by a few hundredths from one sample to
+        the next; promoting on a gain smaller than that would promote noise.
+        """
+        x, y = x.reset_index(drop=True), y.reset_index(drop=True)
+        challenger, champion = fixed(self.challenger, x), fixed(self.champion_model, x)
+        rng = np.random.default_rng(self.settings.seed)
+        name, gains = self.metric.name, []
+        for _ in range(BOOTSTRAP_ROUNDS):
+            rows = rng.integers(0, len(x), len(x))
+            new = score(challenger, x.iloc[rows], y.iloc[rows], spec).get(name)
+            old = score(champion, x.iloc[rows], y.iloc[rows], spec).get(name)
+            if new is not None and old is not None:
+                gains.append(self.metric.improvement(new, old))
+        if len(gains) < BOOTSTRAP_ROUNDS // 2:
+            return None
+        tail = 1.0 - self.settings.retrain_confidence
+        return float(np.quantile(gains, tail)), float(np.quantile(gains, 1.0 - tail))
 
     def decide(
         self,
@@ -142,6 +198,21 @@ class RecentTrafficGate(PromotionGate):
             first, last = recent[PREDICTED_AT].min(), recent[PREDICTED_AT].max()
             window = f", predicted {first:%H:%M:%S} to {last:%H:%M:%S} UTC"
         note = f"on recent labelled traffic ({len(recent)} rows{window}): {decision.reason}"
+        promoted = decision.promoted
+        if promoted and decision.champion_score is not None:
+            interval = self.gain_interval(spec, x, y)
+            confidence = f"{self.settings.retrain_confidence:.0%}"
+            if interval is None or interval[0] <= 0:
+                promoted = False
+                bounds = f" [{interval[0]:+.4f}, {interval[1]:+.4f}]" if interval else ""
+                note += (
+                    f"; but the gain is not sure at {confidence} on {len(recent)} rows (paired "
+                    f"bootstrap{bounds}): kept the champion; more labelled traffic settles it"
+                )
+            else:
+                note += (
+                    f" (paired bootstrap at {confidence}: [{interval[0]:+.4f}, {interval[1]:+.4f}])"
+                )
         new_score, old_score, old_rows = self._old_scores(spec)
         if new_score is not None and old_score is not None:
             note += (
@@ -164,9 +235,7 @@ class RecentTrafficGate(PromotionGate):
                     f"; the two disagree: the challenger is better on the {better} and "
                     f"worse on the {worse}, and the recent traffic decides"
                 )
-        return GateDecision(
-            decision.promoted, note, decision.champion_version, decision.champion_score
-        )
+        return GateDecision(promoted, note, decision.champion_version, decision.champion_score)
 
 
 class Retrainer:
@@ -278,7 +347,7 @@ class Retrainer:
         self.registry.tag_version(
             training.version,
             {
-                "mlstack.retrain.from": str(gathered.champion.version),
+                RETRAIN_FROM_TAG: str(gathered.champion.version),
                 "mlstack.retrain.refused": json.dumps(dict(gathered.labelled.refused)),
             },
         )

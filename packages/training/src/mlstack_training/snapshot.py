@@ -17,14 +17,12 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from mlstack_core.artifacts import DATA_CARD_ARTIFACT, DATA_ORIGIN_TAG, DATA_SNAPSHOT_ARTIFACT
 from mlstack_core.errors import DataError
 from mlstack_core.registry import ModelRegistry, VersionInfo
 from mlstack_core.settings import Settings
 from mlstack_core.spec import DatasetSpec
 
-CARD_ARTIFACT = "data/card.json"
-SNAPSHOT_ARTIFACT = "data/training.parquet"
-ORIGIN_TAG = "mlstack.data.origin"
 OriginKind = Literal["seed sample", "file", "feedback"]
 
 
@@ -95,21 +93,21 @@ def record(
     registry = ModelRegistry(settings)
     limit = settings.snapshot_max_mb * 1024 * 1024
     with tempfile.TemporaryDirectory(prefix="mlstack-snapshot-") as tmp:
-        parquet = Path(tmp) / Path(SNAPSHOT_ARTIFACT).name
+        parquet = Path(tmp) / Path(DATA_SNAPSHOT_ARTIFACT).name
         frame.to_parquet(parquet, index=False)
         small = parquet.stat().st_size <= limit
         if small:
-            folder = Path(SNAPSHOT_ARTIFACT).parent.as_posix()
+            folder = Path(DATA_SNAPSHOT_ARTIFACT).parent.as_posix()
             registry.client.log_artifact(run_id, str(parquet), folder)
     card = DataCard(
         rows=len(frame),
         origins=origins,
         source=str(source.resolve()),
         digest=file_digest(source),
-        snapshot=SNAPSHOT_ARTIFACT if small else None,
+        snapshot=DATA_SNAPSHOT_ARTIFACT if small else None,
     )
-    registry.client.log_dict(run_id, card.model_dump(mode="json"), CARD_ARTIFACT)
-    registry.tag_version(version, {ORIGIN_TAG: card.describe()[:5000]})
+    registry.client.log_dict(run_id, card.model_dump(mode="json"), DATA_CARD_ARTIFACT)
+    registry.tag_version(version, {DATA_ORIGIN_TAG: card.describe()[:5000]})
     return card
 
 
@@ -119,7 +117,7 @@ def card_of(registry: ModelRegistry, version: VersionInfo) -> DataCard | None:
 
     try:
         with tempfile.TemporaryDirectory(prefix="mlstack-card-") as tmp:
-            local = registry.client.download_artifacts(version.run_id, CARD_ARTIFACT, tmp)
+            local = registry.client.download_artifacts(version.run_id, DATA_CARD_ARTIFACT, tmp)
             return DataCard.model_validate_json(Path(local).read_text(encoding="utf-8"))
     except (MlflowException, OSError):
         return None

@@ -90,6 +90,7 @@ def figure(feature: FeatureDrift) -> go.Figure:
             histnorm="probability",
             opacity=0.6,
             title=title,
+            color_discrete_sequence=ui.PALETTE,
         )
     shares = pd.concat(
         [
@@ -100,7 +101,15 @@ def figure(feature: FeatureDrift) -> go.Figure:
     ).fillna(0.0)
     shares.index.name = "value"
     long = shares.reset_index().melt(id_vars="value", var_name="data", value_name="share")
-    return px.bar(long, x="value", y="share", color="data", barmode="group", title=title)
+    return px.bar(
+        long,
+        x="value",
+        y="share",
+        color="data",
+        barmode="group",
+        title=title,
+        color_discrete_sequence=ui.PALETTE,
+    )
 
 
 ordered = sorted(
