@@ -13,7 +13,7 @@ from mlstack_core.settings import Settings
 from mlstack_core.store import PredictionRecord, PredictionStore
 from mlstack_dashboard.alerts import QualitySummary, drift_alert, latency_alert, quality_alert
 from mlstack_dashboard.drift import detect_drift
-from mlstack_dashboard.monitoring import Monitor, bucket_seconds
+from mlstack_dashboard.monitoring import Monitor, bucket_seconds, span_bucket_seconds
 from mlstack_dashboard.queries import LatencySummary, StoreReader
 
 
@@ -237,6 +237,16 @@ def test_bucket_width_keeps_charts_small() -> None:
     assert bucket_seconds(60 * 24 * 30) == 3 * 3600
     for minutes in (1, 15, 60, 360, 1440, 10080, 100000):
         assert minutes * 60 / bucket_seconds(minutes) <= 240
+
+
+def test_buckets_follow_the_span_of_the_data() -> None:
+    """Seconds for a burst, minutes for an hour, an hour or so for a day."""
+    assert span_bucket_seconds(6) == 1
+    assert span_bucket_seconds(90) == 2
+    assert span_bucket_seconds(3600) == 60
+    assert span_bucket_seconds(86400) == 1800
+    for span in (0, 5, 59, 600, 3600, 86400, 7 * 86400):
+        assert span / span_bucket_seconds(span) <= 60
 
 
 def test_latency_summary_of_nothing_is_zero() -> None:
