@@ -8,12 +8,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 from conftest import Champion, churn_frame, free_port
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 CLI = str(Path(sys.executable).parent / "mlstack-monitor")
 CHROMIUM = "/usr/bin/chromium"
@@ -66,32 +67,38 @@ def dashboard_url(champion: Champion, tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
-@pytest.mark.slow
-def test_overview_shows_the_champion_in_chromium(
-    champion: Champion, dashboard_url: str, tmp_path: Path
-) -> None:
-    champion.write(churn_frame(150, seed=4))
-    screenshot = tmp_path / "overview.png"
+@contextmanager
+def chromium(profile: Path) -> Iterator[Page]:
+    """A page of a headless Debian Chromium (never a downloaded browser)."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
+            str(profile),
             executable_path=CHROMIUM,
             headless=True,
             args=CHROMIUM_FLAGS,
             viewport={"width": 1400, "height": 1000},
         )
         try:
-            page = browser.new_page()
-            page.goto(dashboard_url, wait_until="domcontentloaded")
-            champion_metric = page.get_by_test_id("stMetric").filter(has_text="Champion")
-            expect(champion_metric.get_by_test_id("stMetricValue")).to_have_text(
-                f"v{champion.info.version}", timeout=60_000
-            )
-            expect(page.get_by_text("Predictions (60 min)")).to_be_visible(timeout=60_000)
-            expect(page.get_by_text("No active alerts")).to_be_visible(timeout=60_000)
-            page.screenshot(path=str(screenshot), full_page=True)
+            yield browser.new_page()
         finally:
             browser.close()
+
+
+@pytest.mark.slow
+def test_overview_shows_the_champion_in_chromium(
+    champion: Champion, dashboard_url: str, tmp_path: Path
+) -> None:
+    champion.write(churn_frame(150, seed=4))
+    screenshot = tmp_path / "overview.png"
+    with chromium(tmp_path / "chromium-profile") as page:
+        page.goto(dashboard_url, wait_until="domcontentloaded")
+        champion_metric = page.get_by_test_id("stMetric").filter(has_text="Champion")
+        expect(champion_metric.get_by_test_id("stMetricValue")).to_have_text(
+            f"v{champion.info.version}", timeout=60_000
+        )
+        expect(page.get_by_text("Predictions (60 min)")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("No active alerts")).to_be_visible(timeout=60_000)
+        page.screenshot(path=str(screenshot), full_page=True)
     assert screenshot.stat().st_size > 10_000
 
 
@@ -111,36 +118,25 @@ def test_every_page_after_a_burst_in_chromium(
     """A burst of a few seconds, as `invoke simulate-traffic` gives: every page renders, the
     time charts have more than one bucket, no chart is red, and there is no Deploy button."""
     champion.write(churn_frame(300, seed=5), minutes_ago=6 / 60, feedback_share=0.5)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_FLAGS,
-            viewport={"width": 1400, "height": 1000},
-        )
-        try:
-            page = browser.new_page()
-            for name, charts in PAGES.items():
-                page.goto(f"{dashboard_url}/{name}", wait_until="domcontentloaded")
-                expect(page.get_by_role("heading", name=name.capitalize())).to_be_visible(
-                    timeout=60_000
-                )
-                plots = page.locator(".js-plotly-plot")
-                if charts:
-                    expect(plots.nth(charts - 1)).to_be_visible(timeout=60_000)
-                else:
-                    expect(page.get_by_text("No active alerts")).to_be_visible(timeout=60_000)
-                page.wait_for_timeout(500)
-                page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
-                assert (tmp_path / f"{name}.png").stat().st_size > 10_000
-                assert page.get_by_text("Deploy", exact=True).count() == 0
-                traces = plots.evaluate_all(PLOT_DATA)
-                assert len(traces) >= charts, name
-                colors = {t["color"] for chart in traces for t in chart}
-                assert not colors & RED, f"{name} draws data in red: {colors}"
-                for index in TIME_CHARTS.get(name, ()):
-                    points = max(t["points"] for t in traces[index])
-                    assert points > 1, f"{name} chart {index} has a single bucket"
-        finally:
-            browser.close()
+    with chromium(tmp_path / "chromium-profile") as page:
+        for name, charts in PAGES.items():
+            page.goto(f"{dashboard_url}/{name}", wait_until="domcontentloaded")
+            expect(page.get_by_role("heading", name=name.capitalize())).to_be_visible(
+                timeout=60_000
+            )
+            plots = page.locator(".js-plotly-plot")
+            if charts:
+                expect(plots.nth(charts - 1)).to_be_visible(timeout=60_000)
+            else:
+                expect(page.get_by_text("No active alerts")).to_be_visible(timeout=60_000)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+            assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+            assert page.get_by_text("Deploy", exact=True).count() == 0
+            traces = plots.evaluate_all(PLOT_DATA)
+            assert len(traces) >= charts, name
+            colors = {t["color"] for chart in traces for t in chart}
+            assert not colors & RED, f"{name} draws data in red: {colors}"
+            for index in TIME_CHARTS.get(name, ()):
+                points = max(t["points"] for t in traces[index])
+                assert points > 1, f"{name} chart {index} has a single bucket"

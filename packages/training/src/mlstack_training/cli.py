@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +26,20 @@ from mlstack_training.pipeline import ESTIMATORS, Estimator
 app = make_app("Train models into the MLflow registry and manage the champion alias.")
 console = Console()
 err = Console(stderr=True)
+
+
+@contextmanager
+def steps() -> Iterator[Callable[[str], None]]:
+    """A spinner on stderr showing the current step of a long job, and its elapsed time."""
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("Starting", total=None)
+        yield lambda description: progress.update(task, description=description)
 
 
 @app.command()
@@ -56,17 +72,8 @@ def train(
     )
 
     def run(settings: Settings) -> None:
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as progress:
-            step = progress.add_task("Starting", total=None)
-            result = TrainingJob(settings, lambda s: progress.update(step, description=s)).run(
-                request
-            )
+        with steps() as step:
+            result = TrainingJob(settings, step).run(request)
         table = Table(title=f"{settings.model_name} v{result.version}", show_header=False)
         table.add_row(
             "data", f"{request.data.name} ({result.spec.task}, target {result.spec.target})"
@@ -173,20 +180,10 @@ def retrain(
     )
 
     def run(settings: Settings) -> dict[str, Any]:
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as progress:
-            step = progress.add_task("Starting", total=None)
-            result = Retrainer(settings, lambda s: progress.update(step, description=s)).run(
-                request
-            )
-            outcome = summary(result)
+        with steps() as step:
+            outcome = summary(Retrainer(settings, step).run(request))
             if outcome["promoted"] and move:
-                progress.update(step, description="Building the Bento and moving the API")
+                step("Building the Bento and moving the API")
                 _build_and_move(outcome)
         return outcome
 
