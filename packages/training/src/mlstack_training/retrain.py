@@ -119,6 +119,12 @@ def _features_and_target(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame
     return frame[[*spec.feature_names, spec.target]]
 
 
+def through_contract(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+    """`frame` validated by the champion's contract, whatever its size (these rows join or
+    score a training set; the spec's minimum applies to a whole training set)."""
+    return validate_frame(frame, spec.model_copy(update={"min_rows": None}), min_rows=1)
+
+
 class RecentTrafficGate(PromotionGate):
     """The gate of a retrain: recent labelled traffic decides, the old held-out rows inform.
 
@@ -149,7 +155,7 @@ class RecentTrafficGate(PromotionGate):
         rows = pd.DataFrame.from_records(self.registry.holdout(self.gathered.champion))
         if rows.empty:
             return None, None, 0
-        old = validate_frame(rows, spec, min_rows=1)
+        old = through_contract(rows, spec)
         x, y = old[spec.feature_names], old[spec.target]
         name = self.metric.name
         return (
@@ -274,7 +280,7 @@ class Retrainer:
         extra = None
         if request.extra_data is not None:
             raw = TableReader(request.extra_data).read()
-            extra = _features_and_target(validate_frame(raw, spec, min_rows=1), spec)
+            extra = _features_and_target(through_contract(raw, spec), spec)
         held = max(1, math.ceil(len(labelled.rows) * self.settings.retrain_recent_share))
         return Gathered(
             champion=champion,
