@@ -25,6 +25,8 @@ from tests.conftest import Stack, new_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 LOOP_ENV = {"MLSTACK_RETRAIN_MIN_ROWS": "100", "MLSTACK_MONITOR_MIN_FEEDBACK": "30"}
+# Training, building and serving on two shared cores: generous, these are not speed checks.
+STEP_TIMEOUT = 1800
 
 
 @dataclass
@@ -64,7 +66,7 @@ class SteadyClient:
 @pytest.fixture(scope="module")
 def loop_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack = new_stack(tmp_path_factory.mktemp("loop"))
-    started = stack.invoke("up", "--detach", extra_env=LOOP_ENV)
+    started = stack.invoke("up", "--detach", extra_env=LOOP_ENV, timeout=STEP_TIMEOUT)
     assert started.returncode == 0, started.stdout + started.stderr
     yield stack
     stack.invoke("down", timeout=120)
@@ -81,7 +83,7 @@ def _served(stack: Stack) -> str:
 def test_unchanged_traffic_keeps_the_champion_served(loop_stack: Stack) -> None:
     sent = loop_stack.invoke("simulate-traffic", "-n", "120", extra_env=LOOP_ENV)
     assert sent.returncode == 0, sent.stdout + sent.stderr
-    retrained = loop_stack.invoke("retrain", "--json", extra_env=LOOP_ENV)
+    retrained = loop_stack.invoke("retrain", "--json", extra_env=LOOP_ENV, timeout=STEP_TIMEOUT)
     assert retrained.returncode == 0, retrained.stdout + retrained.stderr
     outcome = json.loads(retrained.stdout)
     assert outcome["promoted"] is False, outcome["reason"]
@@ -102,7 +104,9 @@ def test_changed_world_retrains_promotes_and_serves_without_losing_answers(
     sender.start()
     try:
         began = time.monotonic()
-        checked = loop_stack.invoke("monitor", "--retrain", "--json", extra_env=LOOP_ENV)
+        checked = loop_stack.invoke(
+            "monitor", "--retrain", "--json", extra_env=LOOP_ENV, timeout=STEP_TIMEOUT
+        )
         loop_seconds = time.monotonic() - began
         time.sleep(1.0)
     finally:
