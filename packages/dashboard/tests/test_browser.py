@@ -120,7 +120,8 @@ def test_every_page_after_a_burst_in_chromium(
     champion.write(churn_frame(300, seed=5), minutes_ago=6 / 60, feedback_share=0.5)
     with chromium(tmp_path / "chromium-profile") as page:
         for name, charts in PAGES.items():
-            page.goto(f"{dashboard_url}/{name}", wait_until="domcontentloaded")
+            path = "" if name == "overview" else f"/{name}"  # the default page lives at /
+            page.goto(f"{dashboard_url}{path}", wait_until="domcontentloaded")
             expect(page.get_by_role("heading", name=name.capitalize())).to_be_visible(
                 timeout=60_000
             )
@@ -133,6 +134,7 @@ def test_every_page_after_a_burst_in_chromium(
             page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
             assert (tmp_path / f"{name}.png").stat().st_size > 10_000
             assert page.get_by_text("Deploy", exact=True).count() == 0
+            assert page.get_by_text("Page not found").count() == 0
             traces = plots.evaluate_all(PLOT_DATA)
             assert len(traces) >= charts, name
             colors = {t["color"] for chart in traces for t in chart}
