@@ -28,12 +28,19 @@ def retrain_on_alert(report: MonitoringReport) -> dict[str, Any]:
     triggers = [alert.rule for alert in report.alerts if alert.rule in TRIGGERS]
     if not triggers:
         return {"status": "not needed", "detail": "no drift or quality alert fired"}
-    done = subprocess.run(
-        [console_script("mlstack-train"), "retrain", "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        done = subprocess.run(
+            [console_script("mlstack-train"), "retrain", "--json"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError as exc:
+        return {
+            "status": "failed",
+            "triggered_by": triggers,
+            "detail": f"error: cannot run mlstack-train ({exc.strerror}): install mlstack-training",
+        }
     if done.returncode == 0:
         outcome: dict[str, Any] = json.loads(done.stdout)
         status = "promoted" if outcome.get("promoted") else "not promoted"
