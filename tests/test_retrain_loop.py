@@ -27,6 +27,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 LOOP_ENV = {"MLSTACK_RETRAIN_MIN_ROWS": "100", "MLSTACK_MONITOR_MIN_FEEDBACK": "30"}
 # Training, building and serving on two shared cores: generous, these are not speed checks.
 STEP_TIMEOUT = 1800
+DEGRADED = 3
 
 
 @dataclass
@@ -66,10 +67,26 @@ class SteadyClient:
 @pytest.fixture(scope="module")
 def loop_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack = new_stack(tmp_path_factory.mktemp("loop"))
-    started = stack.invoke("up", "--detach", extra_env=LOOP_ENV, timeout=STEP_TIMEOUT)
-    assert started.returncode == 0, started.stdout + started.stderr
-    yield stack
-    stack.invoke("down", timeout=120)
+    try:
+        started = stack.invoke("up", "--detach", extra_env=LOOP_ENV, timeout=STEP_TIMEOUT)
+        assert started.returncode in (0, DEGRADED), started.stdout + started.stderr
+        # On a loaded machine the API may need longer than `up` waits; it keeps starting.
+        wait_for(stack.url(stack.api_port, "/readyz"), STEP_TIMEOUT)
+        yield stack
+    finally:
+        stack.invoke("down", timeout=120)
+
+
+def wait_for(url: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == httpx.codes.OK:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1.0)
+    pytest.fail(f"{url} did not answer in {seconds:.0f} s")
 
 
 def _settings(stack: Stack) -> Settings:

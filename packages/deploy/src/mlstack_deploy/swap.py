@@ -24,7 +24,7 @@ from mlstack_core.settings import Settings
 from mlstack_deploy.services import Service, api_service
 from mlstack_deploy.supervisor import Outcome, Supervisor
 
-HEALTH_TIMEOUT = 120.0
+HEALTH_TIMEOUT = 300.0
 
 
 @dataclass(frozen=True)
