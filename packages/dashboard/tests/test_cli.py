@@ -21,8 +21,10 @@ from mlstack_dashboard.simulate import shift_record, shifted_features
 CLI = str(Path(sys.executable).parent / "mlstack-monitor")
 
 
-def monitor(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=120, check=False)
+def monitor(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -95,7 +97,7 @@ def test_check_retrain_on_drift_reports_its_outcome_in_the_webhook(
     url, received = webhook
     monkeypatch.setenv("MLSTACK_ALERT_WEBHOOK_URL", url)
     champion.write(churn_frame(400, seed=8, shift=1.5))
-    result = monitor("check", "--retrain", "--json")
+    result = monitor("check", "--retrain", "--json", timeout=600)  # runs mlstack-train too
     assert result.returncode == 1, result.stderr
     (posted,) = received
     retrain = posted["retrain"]
