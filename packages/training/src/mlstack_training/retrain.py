@@ -294,7 +294,7 @@ class Retrainer:
             extra=extra,
         )
 
-    def _write(self, gathered: Gathered) -> tuple[Path, Path, pd.DataFrame]:
+    def _write(self, gathered: Gathered) -> tuple[Path, Path]:
         """The challenger's training file and spec, under the state folder (kept: the data
         card of the new version points at it when it is too large to log)."""
         spec = gathered.spec
@@ -310,7 +310,7 @@ class Retrainer:
         spec_file = data.with_suffix(".spec.yaml")
         base = spec.model_dump(mode="json", exclude={"categories", "classes"})
         spec_file.write_text(json.dumps(base, indent=2), encoding="utf-8")
-        return data, spec_file, frame
+        return data, spec_file
 
     def origins(self, gathered: Gathered, extra_name: str | None) -> tuple[DataOrigin, ...]:
         new = gathered.train_new
@@ -333,7 +333,7 @@ class Retrainer:
         self.on_step("Gathering labelled traffic")
         gathered = self.gather(request)
         gathered_at = time.perf_counter()
-        data, spec_file, _frame = self._write(gathered)
+        data, spec_file = self._write(gathered)
 
         def gate(metric: PrimaryMetric, model: Any) -> PromotionGate:
             return RecentTrafficGate(self.registry, self.settings, metric, model, gathered)
