@@ -6,10 +6,12 @@ from __future__ import annotations
 import nox
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "typecheck", "tests", "e2e"]
+nox.options.sessions = ["lint", "typecheck", "tests", "e2e", "deploy", "docs"]
 nox.options.error_on_external_run = True
 
 PACKAGES = ["core", "training", "serving", "dashboard", "deploy"]
+# A hung cell fails its tutorial; generous, since two cores shared by other jobs are slow.
+TUTORIAL_CELL_TIMEOUT_S = 300
 
 
 def sync(session: nox.Session, *selection: str, compile_bytecode: bool = False) -> None:
@@ -33,12 +35,15 @@ def sync(session: nox.Session, *selection: str, compile_bytecode: bool = False) 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """The pre-commit hooks over every file: ruff, format, yaml/toml checks, secret scan.
+    """The pre-commit hooks over every file (ruff, format, yaml/toml checks, secret scan, the
+    workflows against their schema and actionlint), then the test that every workflow step
+    calling the project calls an invoke task that exists.
 
     mypy needs every package installed, so it runs in `typecheck` instead of here.
     """
-    sync(session, "--only-group", "dev")
+    sync(session, "--only-group", "dev", "--only-group", "docs")  # docs: jupytext's pairing hook
     session.run("pre-commit", "run", "--all-files", "--show-diff-on-failure", env={"SKIP": "mypy"})
+    session.run("pytest", "tests/test_workflows.py", *session.posargs)
 
 
 @nox.session
@@ -56,6 +61,7 @@ def tests(session: nox.Session, package: str) -> None:
         session,
         "--package",
         f"mlstack-{package}",
+        "--no-default-groups",
         "--group",
         "dev",
         compile_bytecode=package in ("serving", "dashboard"),
@@ -68,3 +74,28 @@ def e2e(session: nox.Session) -> None:
     """Cross-package end-to-end tests: bootstrap, `invoke up`, the API and the dashboard."""
     sync(session, "--all-packages", "--group", "dev", compile_bytecode=True)
     session.run("pytest", "tests", "-m", "e2e", *session.posargs)
+
+
+@nox.session
+def deploy(session: nox.Session) -> None:
+    """Deployment for real on this machine: a dockerd in a network namespace of its own
+    (offline images, the compose stack, rendered and validated manifests) and Ansible to test
+    hosts that behave like VMs."""
+    sync(session, "--all-packages", "--group", "dev", compile_bytecode=True)
+    session.run("pytest", "tests", "-m", "deploy", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Every tutorial top to bottom (nbmake, writing the outputs into the .ipynb), then the
+    site built from them in strict mode, and a headless browser checking a rendered page."""
+    sync(session, "--all-packages", "--group", "dev", "--group", "docs", compile_bytecode=True)
+    session.run(
+        "pytest",
+        "--nbmake",
+        f"--nbmake-timeout={TUTORIAL_CELL_TIMEOUT_S}",
+        "--overwrite",
+        "docs/tutorials",
+        "tests/test_docs_site.py",
+        *session.posargs,
+    )

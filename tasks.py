@@ -207,3 +207,111 @@ def retrain(c: Context, data: str | None = None, json: bool = False) -> None:
 def dashboard(c: Context, port: int | None = None) -> None:
     """The Streamlit monitoring dashboard alone, on 127.0.0.1, headless."""
     c.run("mlstack-monitor dashboard" + _opt("--port", port), pty=False)
+
+
+@task(
+    help={
+        "bento": "Bento tag or folder (default: the champion's Bento).",
+        "stack": "Also the wheelhouses of the MLflow and dashboard images.",
+    }
+)
+def wheelhouse(c: Context, bento: str | None = None, stack: bool = False) -> None:
+    """Download the wheels of the Bento's requirements once (cached), for offline installs."""
+    c.run("mlstack-containers wheelhouse" + _opt("--bento", bento) + (" --stack" if stack else ""))
+
+
+@task(
+    help={
+        "bento": "Bento tag or folder (default: the champion's Bento).",
+        "offline": "Build with no registry: the local Debian base image and the wheelhouse.",
+    }
+)
+def containerize(c: Context, bento: str | None = None, offline: bool = False) -> None:
+    """`bentoml containerize` the champion's Bento into the image `mlstack:v<N>`."""
+    c.run(
+        "mlstack-containers containerize"
+        + _opt("--bento", bento)
+        + (" --offline" if offline else ""),
+        pty=False,
+    )
+
+
+@task(help={"offline": "Build every image with no registry (local base image, wheelhouse)."})
+def compose_up(c: Context, offline: bool = False) -> None:
+    """The containerized stack from nothing: PostgreSQL, MLflow, the champion's API, dashboard."""
+    c.run("mlstack-containers compose-up" + (" --offline" if offline else ""), pty=False)
+
+
+@task(help={"volumes": "Also delete the volumes (database, artifacts)."})
+def compose_down(c: Context, volumes: bool = False) -> None:
+    """Stop the containerized stack (and delete its volumes with --volumes)."""
+    c.run("mlstack-containers compose-down" + (" --volumes" if volumes else ""))
+
+
+@task(
+    help={
+        "overlay": "local or production (default: local).",
+        "example_secrets": "Render with the committed .example files.",  # pragma: allowlist secret
+    }
+)
+def k8s_render(c: Context, overlay: str = "local", example_secrets: bool = False) -> None:
+    """Print the Kubernetes manifests of an overlay (kubectl kustomize)."""
+    c.run(
+        "mlstack-containers k8s-render"
+        + _opt("--overlay", overlay)
+        + (" --example-secrets" if example_secrets else "")
+    )
+
+
+@task(
+    help={
+        "inventory": "Ansible inventory of your servers (see ansible/inventories/example).",
+        "limit": "Only these hosts or groups.",
+        "offline": "The hosts install from a pushed wheelhouse (no internet there).",
+        "bento": "Bento tag to deploy (default: the champion's).",
+        "wheelhouse": "Folder of wheels for --offline (default: the Bento's wheelhouse).",
+    }
+)
+def deploy(
+    c: Context,
+    inventory: str,
+    limit: str | None = None,
+    offline: bool = False,
+    bento: str | None = None,
+    wheelhouse: str | None = None,
+) -> None:
+    """Roll the champion's Bento out to servers with Ansible, one host at a time."""
+    c.run(
+        "mlstack deploy"
+        + _opt("--inventory", inventory)
+        + _opt("--limit", limit)
+        + (" --offline" if offline else "")
+        + _opt("--bento", bento)
+        + _opt("--wheelhouse", wheelhouse),
+        pty=False,
+    )
+
+
+@task(help={"inventory": "Ansible inventory of your servers.", "limit": "Only these hosts."})
+def deploy_rollback(c: Context, inventory: str, limit: str | None = None) -> None:
+    """Switch every API host back to the release it ran before the last deploy."""
+    c.run("mlstack deploy-rollback" + _opt("--inventory", inventory) + _opt("--limit", limit))
+
+
+@task(help={"serve": "Serve the site on 127.0.0.1:8000, rebuilding on every change."})
+def docs(c: Context, serve: bool = False) -> None:
+    """The documentation site (README, tutorials with their outputs, API reference) into site/,
+    in strict mode: any warning fails the build."""
+    quiet = {"NO_MKDOCS_2_WARNING": "1"}  # Material's end-of-life banner, not a build warning
+    if serve:
+        c.run("mkdocs serve --strict --dev-addr 127.0.0.1:8000", env=quiet, pty=False)
+    else:
+        c.run("mkdocs build --strict", env=quiet)
+
+
+@task
+def tutorials(c: Context) -> None:
+    """Run every tutorial in docs/tutorials top to bottom, keeping the outputs in its .ipynb
+    (what the site shows); each starts from a temporary state folder."""
+    c.run("jupytext --to ipynb --update docs/tutorials/[0-9]*.py")
+    c.run("pytest --nbmake --nbmake-timeout=300 --overwrite docs/tutorials", pty=False)

@@ -2,8 +2,8 @@
 
 The store gets `--rows` predictions (default 1,000,000) spread uniformly over the last 24 hours,
 with 12 features shaped like the seed sample, and ground truth for `--feedback-share` of them.
-A champion is registered in a local MLflow store with a reference profile, so the pages run
-exactly as in production. Each page is rendered with Streamlit's AppTest for two windows: the
+A champion is registered in a local MLflow store the way training registers one, so the pages
+run exactly as in production. Each page is rendered with Streamlit's AppTest for two windows: the
 default 60 minutes and 24 hours (every row in the window); the SQL queries behind the pages are
 timed on their own as well. Prints a table and one JSON line.
 
@@ -65,18 +65,12 @@ def features(rows: int, rng: np.random.Generator) -> pd.DataFrame:
     return frame
 
 
-def register_champion(home: Path, reference: pd.DataFrame) -> None:
-    """A registered version with the artifacts monitoring reads (spec, profile, metrics)."""
-    import mlflow
-
-    from mlstack_core.artifacts import PROFILE_ARTIFACT, SPEC_ARTIFACT
-    from mlstack_core.profile import ReferenceProfile
-    from mlstack_core.registry import ModelRegistry
+def register_champion(home: Path, rng: np.random.Generator) -> None:
+    """A champion registered as training registers one (model, spec, profile, held-out rows)."""
     from mlstack_core.settings import Settings
     from mlstack_core.spec import DatasetSpec
+    from mlstack_core.testing.champion import register_champion as register
 
-    settings = Settings(home=home)
-    settings.ensure_state_dir()
     spec = DatasetSpec(
         name="bench",
         target="churned",
@@ -86,23 +80,7 @@ def register_champion(home: Path, reference: pd.DataFrame) -> None:
         classes=("no", "yes"),
         categories={k: tuple(v) for k, v in CATEGORICAL.items()},
     )
-    uri = settings.mlflow_tracking_uri
-    mlflow.set_tracking_uri(uri)
-    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-    experiment = client.create_experiment(
-        "bench", artifact_location=settings.artifact_root.as_uri()
-    )
-    run = client.create_run(experiment)
-    client.log_metric(run.info.run_id, "accuracy", 0.8)
-    client.log_dict(run.info.run_id, spec.model_dump(mode="json"), SPEC_ARTIFACT)
-    profile = ReferenceProfile.from_frame(reference, spec, seed=0)
-    client.log_dict(run.info.run_id, profile.model_dump(mode="json"), PROFILE_ARTIFACT)
-    client.set_terminated(run.info.run_id)
-    client.create_registered_model(settings.model_name)
-    client.create_model_version(
-        settings.model_name, f"{run.info.artifact_uri}/model", run_id=run.info.run_id
-    )
-    ModelRegistry(settings).promote(1, "benchmark")
+    register(Settings(home=home), spec, features(5000, rng), features(500, rng), reason="benchmark")
 
 
 def fill(url: str, rows: int, feedback_share: float, seed: int) -> float:
@@ -203,7 +181,7 @@ def render(page: str) -> None:
 
 
 def pandas_peer(engine: Any, since: datetime, width: int) -> object:
-    """The peer the issue rules out: read the table into pandas and aggregate there."""
+    """The peer SQL aggregation replaces: read the table into pandas and aggregate there."""
     frame = pd.read_sql(
         "SELECT created_at, latency_ms, model_version, prediction FROM predictions", engine
     )
@@ -271,7 +249,7 @@ def main() -> None:
     settings = load_settings()
     fill_seconds = None
     if not (home / "predictions.db").exists():
-        register_champion(home, features(5000, np.random.default_rng(args.seed + 1)))
+        register_champion(home, np.random.default_rng(args.seed + 1))
         fill_seconds = fill(settings.store_url, args.rows, args.feedback_share, args.seed)
     size_mb = (home / "predictions.db").stat().st_size / 1e6
 

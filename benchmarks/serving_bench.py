@@ -11,27 +11,21 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from mlstack_core.processes import stop_group
+from mlstack_core.endpoints import API_READY_PATH, PREDICT_PATH
 from mlstack_core.registry import ModelRegistry
 from mlstack_core.settings import load_settings
 from mlstack_core.store import PredictionStore
+from mlstack_core.testing.servers import VENV_BIN, free_port, running, venv_env
 
-BIN = Path(sys.executable).parent
 LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = {body}
@@ -49,40 +43,6 @@ class Result:
     p99_ms: float
     errors: int
     timeouts: int
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode} before {url} answered")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"{url} not ready after {seconds:.0f} s")
-
-
-@contextmanager
-def server(command: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[None]:
-    """A server in its own process group; the whole group is stopped on exit."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        wait_ready(ready_url, process)
-        yield
-    finally:
-        stop_group(process.pid, timeout=20)  # the whole tree: BentoML workers lead own groups
 
 
 def _ms(text: str) -> float:
@@ -173,12 +133,12 @@ def main() -> None:
     registry = ModelRegistry(settings)
     champion = registry.require_champion()
     record = sample_record(registry)
-    subprocess.run([str(BIN / "mlstack-serve"), "build"], check=True)
+    subprocess.run([str(VENV_BIN / "mlstack-serve"), "build"], check=True)
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="mlstack-bench-") as tmp:
         folder = Path(tmp)
         store_url = f"sqlite:///{folder / 'predictions.db'}"
-        base_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+        base_env = venv_env()
 
         port = free_port()
         script = folder / "mlstack.lua"
@@ -190,8 +150,11 @@ def main() -> None:
             "MLSTACK_PREDICTION_STORE_URL": store_url,
         }
         base = f"http://127.0.0.1:{port}"
-        with server([str(BIN / "mlstack-serve"), "serve"], env, f"{base}/readyz", folder / "a.log"):
-            results += measure("mlstack", f"{base}/predict", script, args.connections, args.seconds)
+        ready = f"{base}{API_READY_PATH}"
+        with running(["mlstack-serve", "serve"], ready, env=env, log=folder / "a.log"):
+            results += measure(
+                "mlstack", f"{base}{PREDICT_PATH}", script, args.connections, args.seconds
+            )
         logged = PredictionStore(store_url).count()
 
         port = free_port()
@@ -199,12 +162,12 @@ def main() -> None:
         script.write_text(LUA.format(body=json.dumps(json.dumps({"dataframe_records": [record]}))))
         env = {**base_env, "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri}
         command = [
-            str(BIN / "mlflow"), "models", "serve",
+            "mlflow", "models", "serve",
             "-m", f"models:/{settings.model_name}@champion",
             "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port),
         ]  # fmt: skip
         base = f"http://127.0.0.1:{port}"
-        with server(command, env, f"{base}/ping", folder / "b.log"):
+        with running(command, f"{base}/ping", env=env, log=folder / "b.log"):
             results += measure(
                 "mlflow", f"{base}/invocations", script, args.connections, args.seconds
             )

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
+from mlstack_core.testing.servers import VENV_BIN, free_port, spawn, venv_env
+
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -35,20 +25,18 @@ class Stack:
 
     @property
     def env(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            "MLSTACK_HOME": str(self.home),
-            "MLSTACK_API_PORT": str(self.api_port),
-            "MLSTACK_DASHBOARD_PORT": str(self.dashboard_port),
-            "MLSTACK_MLFLOW_PORT": str(self.mlflow_port),
-        }
+        return venv_env(
+            MLSTACK_HOME=str(self.home),
+            MLSTACK_API_PORT=str(self.api_port),
+            MLSTACK_DASHBOARD_PORT=str(self.dashboard_port),
+            MLSTACK_MLFLOW_PORT=str(self.mlflow_port),
+        )
 
     def invoke(
         self, *args: str, timeout: float = 600, extra_env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(BIN / "invoke"), *args],
+            [str(VENV_BIN / "invoke"), *args],
             cwd=ROOT,
             env={**self.env, **(extra_env or {})},
             capture_output=True,
@@ -62,28 +50,7 @@ class Stack:
 
     def spawn(self, *command: str) -> subprocess.Popen[bytes]:
         """A long-running command of the workspace in its own process group."""
-        return subprocess.Popen(
-            [str(BIN / command[0]), *command[1:]],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-
-def wait_healthy(url: str, process: subprocess.Popen[bytes], seconds: float = 120) -> None:
-    """Poll `url` until it answers 200; fail if the process dies or time runs out."""
-    deadline = time.monotonic() + seconds
-    while True:
-        assert process.poll() is None, f"the server behind {url} exited"
-        assert time.monotonic() < deadline, f"{url} never answered"
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
+        return spawn(command, env=self.env, cwd=ROOT)
 
 
 def new_stack(home: Path) -> Stack:

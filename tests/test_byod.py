@@ -4,15 +4,15 @@ served and answered, with no code change."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 
 import httpx
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import Stack, new_stack, wait_healthy
+from mlstack_core.endpoints import API_READY_PATH
+from mlstack_core.testing.servers import stop, wait_healthy
+from tests.conftest import Stack, new_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -56,7 +56,7 @@ def test_unseen_regression_table_is_trained_built_and_served(
     server = stack.spawn("mlstack-serve", "serve")
     base = stack.url(stack.api_port, "")
     try:
-        wait_healthy(f"{base}/readyz", server)
+        wait_healthy(f"{base}{API_READY_PATH}", server)
         record = {
             "floor area (m2)": 100.0,
             "rooms": 3,
@@ -85,5 +85,4 @@ def test_unseen_regression_table_is_trained_built_and_served(
         assert metadata["task"] == "regression"
         assert "listing id" not in json.dumps(metadata["input_schema"])
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        stop(server)

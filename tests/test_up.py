@@ -5,23 +5,27 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 
 import httpx
 import pytest
 
+from mlstack_core.endpoints import DASHBOARD_HEALTH_PATH, MLFLOW_HEALTH_PATH
 from mlstack_core.processes import group_alive, is_alive, process_tree
-from tests.conftest import BIN, ROOT, Stack, wait_healthy
+from mlstack_core.testing.servers import VENV_BIN, port_answers, spawn, stop, wait_healthy
+from mlstack_deploy.cli import DEGRADED
+from tests.conftest import ROOT, Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-DEGRADED = 3
 
 
-def port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) != 0
+def assert_ui_healthy(stack: Stack) -> None:
+    """The MLflow UI and the dashboard answer their health paths."""
+    mlflow = httpx.get(stack.url(stack.mlflow_port, MLFLOW_HEALTH_PATH), timeout=10)
+    assert mlflow.status_code == 200
+    dashboard = httpx.get(stack.url(stack.dashboard_port, DASHBOARD_HEALTH_PATH), timeout=10)
+    assert dashboard.text == "ok"
 
 
 def test_up_bootstraps_serves_and_down_frees_the_ports(stack: Stack) -> None:
@@ -36,8 +40,7 @@ def test_up_bootstraps_serves_and_down_frees_the_ports(stack: Stack) -> None:
     answer = httpx.post(stack.url(stack.api_port, "/predict"), json=body, timeout=30)
     assert answer.status_code == 200, answer.text
     assert answer.json()[0]["model_version"] == "1"
-    assert httpx.get(stack.url(stack.mlflow_port, "/health"), timeout=10).status_code == 200
-    assert httpx.get(stack.url(stack.dashboard_port, "/_stcore/health"), timeout=10).text == "ok"
+    assert_ui_healthy(stack)
 
     assert stack.invoke("status").returncode == 0
     again = stack.invoke("up", "--detach")
@@ -51,20 +54,15 @@ def test_up_bootstraps_serves_and_down_frees_the_ports(stack: Stack) -> None:
     survivors = [pid for pid in tree if is_alive(pid)]
     assert not survivors, f"processes left behind by down: {survivors}"
     for port in (stack.api_port, stack.dashboard_port, stack.mlflow_port):
-        assert port_is_free(port), f"port {port} still answers after down"
+        assert not port_answers(port), f"port {port} still answers after down"
     assert stack.invoke("status").returncode == DEGRADED
 
 
 def test_taken_api_port_degrades_but_the_rest_runs(stack: Stack) -> None:
-    squatter = subprocess.Popen(
-        ["python", "-m", "http.server", str(stack.api_port), "--bind", "127.0.0.1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    squatter = spawn(["python", "-m", "http.server", str(stack.api_port), "--bind", "127.0.0.1"])
     try:
         for _ in range(100):
-            if not port_is_free(stack.api_port):
+            if port_answers(stack.api_port):
                 break
             time.sleep(0.1)
         started = stack.invoke("up", "--detach")
@@ -72,13 +70,9 @@ def test_taken_api_port_degrades_but_the_rest_runs(stack: Stack) -> None:
         assert started.returncode == DEGRADED, started.stdout + started.stderr
         assert f"port {stack.api_port} is in use by PID {squatter.pid}" in output
         assert "set MLSTACK_API_PORT" in output
-        assert httpx.get(stack.url(stack.mlflow_port, "/health"), timeout=10).status_code == 200
-        assert (
-            httpx.get(stack.url(stack.dashboard_port, "/_stcore/health"), timeout=10).text == "ok"
-        )
+        assert_ui_healthy(stack)
     finally:
-        squatter.terminate()
-        squatter.wait(timeout=10)
+        stop(squatter)
 
 
 def test_the_api_keeps_serving_when_mlflow_is_down(stack: Stack) -> None:
@@ -112,7 +106,7 @@ def test_ctrl_c_stops_everything(stack: Stack) -> None:
     transcript = stack.home / "foreground.out"
     with transcript.open("w") as sink:
         foreground = subprocess.Popen(
-            [str(BIN / "invoke"), "up"],
+            [str(VENV_BIN / "invoke"), "up"],
             cwd=ROOT,
             env=stack.env,
             stdout=sink,
@@ -126,7 +120,7 @@ def test_ctrl_c_stops_everything(stack: Stack) -> None:
             assert time.monotonic() < deadline, transcript.read_text()
             assert foreground.poll() is None, transcript.read_text()
             time.sleep(0.5)
-        assert not any(port_is_free(p) for p in ports)
+        assert all(port_answers(p) for p in ports)
         os.killpg(foreground.pid, signal.SIGINT)
         foreground.wait(timeout=60)
     finally:
@@ -134,7 +128,7 @@ def test_ctrl_c_stops_everything(stack: Stack) -> None:
             os.killpg(foreground.pid, signal.SIGKILL)
     assert "stopping" in transcript.read_text()
     for port in ports:
-        assert port_is_free(port), f"port {port} still answers after Ctrl-C"
+        assert not port_answers(port), f"port {port} still answers after Ctrl-C"
 
 
 def test_simulated_drift_reaches_monitor_and_the_drift_page(
@@ -197,7 +191,7 @@ def test_promote_and_rollback_change_what_up_serves(stack: Stack) -> None:
 def test_invoke_mlflow_serves_the_ui_alone(stack: Stack) -> None:
     ui = stack.spawn("invoke", "mlflow")
     try:
-        wait_healthy(stack.url(stack.mlflow_port, "/health"), ui, seconds=90)
+        wait_healthy(stack.url(stack.mlflow_port, MLFLOW_HEALTH_PATH), ui, seconds=90)
         models = httpx.get(
             stack.url(stack.mlflow_port, "/api/2.0/mlflow/registered-models/search"), timeout=10
         )
@@ -205,4 +199,4 @@ def test_invoke_mlflow_serves_the_ui_alone(stack: Stack) -> None:
     finally:
         os.killpg(ui.pid, signal.SIGINT)
         ui.wait(timeout=30)
-    assert port_is_free(stack.mlflow_port)
+    assert not port_answers(stack.mlflow_port)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+import time
+from pathlib import Path
+
 import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from mlstack_core.errors import ModelNotFoundError, RegistryError
+from mlstack_core.errors import ModelNotFoundError, RegistryError, RegistryUnreachableError
 from mlstack_core.registry import ModelRegistry
 from mlstack_core.settings import Settings
 
@@ -58,3 +62,40 @@ def test_unknown_version_is_refused(settings: Settings) -> None:
     with pytest.raises(RegistryError, match="has no version 7"):
         registry.promote(7, "typo")
     assert registry.champion() is None
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("env", "uri", "reason", "hint"),
+    [
+        ("docker", None, "does not resolve", "invoke compose-up"),
+        ("local", "http://127.0.0.1:{port}", "connection refused", "MLSTACK_TRACKING_URI"),
+    ],
+)
+def test_an_unreachable_registry_is_named_within_seconds(
+    tmp_path: Path, env: str, uri: str | None, reason: str, hint: str
+) -> None:
+    settings = Settings(
+        home=tmp_path, env=env, tracking_uri=uri.format(port=_closed_port()) if uri else None
+    )
+    started = time.monotonic()
+    with pytest.raises(RegistryUnreachableError) as caught:
+        ModelRegistry(settings).champion()
+    assert time.monotonic() - started < 10
+    assert reason in caught.value.cause
+    assert settings.mlflow_tracking_uri in caught.value.cause
+    assert hint in caught.value.hint
+
+
+def test_versions_carry_their_aliases_newest_first(settings: Settings) -> None:
+    assert ModelRegistry(settings).versions() == []
+    registry = register_versions(settings, 3)
+    registry.promote(1, "first")
+    registry.set_challenger(2)
+    listed = [(v.version, v.aliases) for v in registry.versions()]
+    assert listed == [(3, ()), (2, ("challenger",)), (1, ("champion",))]

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from mlstack_core.errors import ConfigError
-from mlstack_core.settings import Settings, load_settings
+from mlstack_core.settings import Settings, load_settings, project_root
 
 
 def test_local_profile_keeps_all_state_under_home(tmp_path: Path) -> None:
@@ -55,3 +56,51 @@ def test_invalid_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert "MLSTACK_API_PORT" in caught.value.cause
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project folder (it holds tasks.py) with no MLSTACK_ variable set."""
+    for key in [k for k in os.environ if k.startswith("MLSTACK_")]:
+        monkeypatch.delenv(key)
+    (tmp_path / "tasks.py").write_text("")
+    (tmp_path / "packages" / "deep").mkdir(parents=True)
+    return tmp_path
+
+
+def test_the_state_folder_is_anchored_at_the_project_root(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project / "packages" / "deep")
+    settings = load_settings()
+    assert settings.state_dir == project / ".mlstack"
+    assert settings.store_url == f"sqlite:///{project / '.mlstack' / 'predictions.db'}"
+
+
+def test_dotenv_is_read_from_the_root_and_handed_to_children_resolved(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (project / ".env").write_text(
+        "MLSTACK_API_PORT=3999\nMLSTACK_PREDICTION_STORE_URL=sqlite:///data/p.db\n"
+        "MLSTACK_API_TOKEN=s3cret\n"  # pragma: allowlist secret
+    )
+    monkeypatch.chdir(project / "packages")
+    env = load_settings().child_env({"EXTRA": "1"})
+    assert env["MLSTACK_API_PORT"] == "3999"
+    assert env["MLSTACK_HOME"] == str(project / ".mlstack")
+    assert env["MLSTACK_API_TOKEN"] == "s3cret"  # pragma: allowlist secret
+    assert env["EXTRA"] == "1"
+    monkeypatch.chdir(project / "packages" / "deep")
+    for key, value in env.items():
+        if key.startswith("MLSTACK_"):
+            monkeypatch.setenv(key, value)
+    child = load_settings()
+    assert child.store_url == f"sqlite:///{project / 'data' / 'p.db'}"
+    assert child.api_port == 3999
+
+
+def test_without_a_project_the_working_directory_is_the_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert project_root() == tmp_path.resolve()

@@ -1,13 +1,13 @@
 """Fixtures: each test gets its own state folder, a real MLflow registry and a real store.
 
-The dashboard must not import the training package, so the champion here is registered the
-way training does it (model, dataset spec, reference profile and held-out rows as artifacts)
-from a small scikit-learn pipeline fitted on a synthetic churn table.
+The dashboard must not import the training package, so the champion here is a small
+classifier fitted on a synthetic churn table and registered by
+`mlstack_core.testing.champion`, with the code training registers with (model, dataset spec,
+reference profile and held-out rows as artifacts).
 """
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,17 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.compose import ColumnTransformer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from mlstack_core.artifacts import HOLDOUT_ARTIFACT, PROFILE_ARTIFACT, SPEC_ARTIFACT
-from mlstack_core.profile import ReferenceProfile, holdout_records
-from mlstack_core.registry import ModelRegistry, VersionInfo
 from mlstack_core.settings import Settings, load_settings
 from mlstack_core.spec import DatasetSpec
 from mlstack_core.store import PredictionRecord, PredictionStore
+from mlstack_core.testing import champion as registered
+from mlstack_core.testing.servers import free_port
 
 NUMERIC = ("age", "charges", "calls")
 CATEGORICAL = ("plan", "region")
@@ -40,12 +35,6 @@ SPEC = DatasetSpec(
     classes=("no", "yes"),
     categories={"plan": PLANS, "region": REGIONS},
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def churn_frame(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
@@ -72,26 +61,9 @@ def churn_frame(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
     )
 
 
-def fit_pipeline(frame: pd.DataFrame) -> Pipeline:
-    pre = ColumnTransformer(
-        [
-            ("num", StandardScaler(), list(NUMERIC)),
-            ("cat", OneHotEncoder(handle_unknown="ignore"), list(CATEGORICAL)),
-        ]
-    )
-    model = Pipeline([("pre", pre), ("clf", LogisticRegression(max_iter=500))])
-    model.fit(frame[SPEC.feature_names], frame[SPEC.target])
-    return model
-
-
-@dataclass
-class Champion:
-    """The registered model and the pieces tests write predictions with."""
-
-    settings: Settings
-    info: VersionInfo
-    model: Pipeline
-    accuracy: float
+@dataclass(frozen=True)
+class Champion(registered.Champion):
+    """The registered champion, and a way to write predictions made with it."""
 
     def write(
         self,
@@ -155,41 +127,9 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return load_settings()
 
 
-def register(settings: Settings, frame: pd.DataFrame, holdout: pd.DataFrame) -> Champion:
-    """Log and register a model version as training does, then promote it."""
-    import mlflow
-    import mlflow.sklearn
-
-    model = fit_pipeline(frame)
-    accuracy = float((model.predict(holdout[SPEC.feature_names]) == holdout[SPEC.target]).mean())
-    settings.ensure_state_dir()
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
-    experiment = mlflow.get_experiment_by_name(settings.experiment_name)
-    experiment_id = (
-        experiment.experiment_id
-        if experiment
-        else mlflow.create_experiment(
-            settings.experiment_name, artifact_location=settings.artifact_root.as_uri()
-        )
-    )
-    with mlflow.start_run(experiment_id=experiment_id):
-        mlflow.log_metrics({"accuracy": accuracy})
-        mlflow.log_dict(SPEC.model_dump(mode="json"), SPEC_ARTIFACT)
-        profile = ReferenceProfile.from_frame(frame, SPEC, seed=0)
-        mlflow.log_dict(profile.model_dump(mode="json"), PROFILE_ARTIFACT)
-        mlflow.log_dict({"rows": holdout_records(holdout)}, HOLDOUT_ARTIFACT)
-        logged = mlflow.sklearn.log_model(
-            sk_model=model,
-            name="model",
-            registered_model_name=settings.model_name,
-            skops_trusted_types=["numpy.dtype"],
-        )
-    registry = ModelRegistry(settings)
-    info = registry.promote(int(logged.registered_model_version), "registered by the test")
-    return Champion(settings, info, model, accuracy)
-
-
 @pytest.fixture
 def champion(settings: Settings) -> Champion:
-    return register(settings, churn_frame(1500, seed=1), churn_frame(400, seed=2))
+    found = registered.register_champion(
+        settings, SPEC, churn_frame(1500, seed=1), churn_frame(400, seed=2)
+    )
+    return Champion(found.settings, found.info, found.model, found.accuracy)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import Champion, churn_frame, free_port
+from conftest import Champion, churn_frame
 from streamlit.testing.v1 import AppTest
 
 from mlstack_core.settings import Settings
+from mlstack_core.testing.servers import free_port
 from mlstack_dashboard.app import MAIN, VIEWS
 
 PAGES = ("overview", "models", "traffic", "drift", "quality")

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from conftest import SPEC, Champion, churn_frame, free_port
+from conftest import SPEC, Champion, churn_frame
 
 from mlstack_core.profile import ReferenceProfile
 from mlstack_core.settings import Settings
+from mlstack_core.testing.servers import VENV_BIN, free_port
 from mlstack_dashboard.simulate import shift_record, shifted_features
 
-CLI = str(Path(sys.executable).parent / "mlstack-monitor")
+CLI = str(VENV_BIN / "mlstack-monitor")
 
 
 def monitor(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SPEC, Champion, churn_frame, free_port
+from conftest import SPEC, Champion, churn_frame
 
 from mlstack_core.settings import Settings
 from mlstack_core.store import PredictionRecord, PredictionStore
+from mlstack_core.testing.servers import free_port
 from mlstack_dashboard.alerts import QualitySummary, drift_alert, latency_alert, quality_alert
 from mlstack_dashboard.drift import detect_drift
 from mlstack_dashboard.monitoring import Monitor, bucket_seconds, span_bucket_seconds

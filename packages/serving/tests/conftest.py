@@ -1,34 +1,30 @@
 """Fixtures: a real registered model in a temporary MLflow store, and servers that use it.
 
-Serving may not import the training package, so the model is fitted here: a small
-scikit-learn Pipeline on generated data, logged the way training logs it (skops, the spec in
-the MLmodel metadata) and promoted to champion through the registry facade.
+Serving may not import the training package, so the champion is a small classifier fitted
+here on generated data and registered by `mlstack_core.testing.champion`, with the code
+training registers with (skops, the spec in the MLmodel metadata, the reference artifacts).
 """
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
 
+from mlstack_core.endpoints import API_READY_PATH
 from mlstack_core.processes import signal_tree
-from mlstack_core.registry import ModelRegistry
 from mlstack_core.settings import Settings
 from mlstack_core.spec import DatasetSpec
+from mlstack_core.testing.champion import register_champion
+from mlstack_core.testing.servers import VENV_BIN, free_port, spawn, venv_env, wait_healthy
 
-BIN = Path(sys.executable).parent
 MAX_RECORDS = 50
 SPEC = DatasetSpec(
     name="synthetic",
@@ -58,73 +54,24 @@ def training_frame(rows: int = 300, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-def register_champion(settings: Settings) -> int:
-    """Fit, log, register and promote a model in the settings' MLflow store; its version."""
-    import mlflow
-    import mlflow.sklearn
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder
-
-    frame = training_frame()
-    features = ColumnTransformer(
-        [
-            ("numeric", SimpleImputer(strategy="median"), list(SPEC.numeric)),
-            (
-                "categorical",
-                Pipeline(
-                    [
-                        ("impute", SimpleImputer(strategy="constant", fill_value="__missing__")),
-                        ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-                    ]
-                ),
-                list(SPEC.categorical),
-            ),
-        ]
+def register(settings: Settings) -> int:
+    """Register and promote a champion in the settings' MLflow store; its version."""
+    champion = register_champion(
+        settings, SPEC, training_frame(), training_frame(100, seed=1), reason="serving tests"
     )
-    model = Pipeline([("features", features), ("model", LogisticRegression())])
-    model.fit(frame[SPEC.feature_names], frame[SPEC.target])
-    settings.ensure_state_dir()
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
-    experiment = mlflow.create_experiment(
-        "serving-tests", artifact_location=settings.artifact_root.as_uri()
-    )
-    with mlflow.start_run(experiment_id=experiment):
-        mlflow.log_metric("accuracy", float((model.predict(frame) == frame["label"]).mean()))
-        info = mlflow.sklearn.log_model(
-            sk_model=model,
-            name="model",
-            registered_model_name=settings.model_name,
-            metadata={"mlstack_spec": SPEC.model_dump(mode="json")},
-            skops_trusted_types=["numpy.dtype"],
-        )
-    version = int(info.registered_model_version)
-    ModelRegistry(settings).promote(version, "serving tests")
-    return version
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return champion.info.version
 
 
 def state_env(home: Path, **extra: str) -> dict[str, str]:
     """Environment of a process that keeps all its state under `home`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLSTACK_", "BENTOML_"))}
-    env.update(
-        {
-            "MLSTACK_HOME": str(home),
-            "BENTOML_HOME": str(home / "bentoml"),
-            "MLSTACK_MAX_RECORDS": str(MAX_RECORDS),
-            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        }
-    )
-    env.update(extra)
-    return env
+    inherited = venv_env()
+    return {
+        **{k: v for k, v in inherited.items() if not k.startswith(("MLSTACK_", "BENTOML_"))},
+        "MLSTACK_HOME": str(home),
+        "BENTOML_HOME": str(home / "bentoml"),
+        "MLSTACK_MAX_RECORDS": str(MAX_RECORDS),
+        **extra,
+    }
 
 
 @dataclass
@@ -148,37 +95,24 @@ def start_server(home: Path, env: dict[str, str]) -> Server:
     port = free_port()
     env = {**env, "MLSTACK_API_HOST": "127.0.0.1", "MLSTACK_API_PORT": str(port)}
     log = home / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(BIN / "mlstack-serve"), "serve"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = spawn(["mlstack-serve", "serve"], env=env, log=log)
     base = f"http://127.0.0.1:{port}"
     server = Server(base, f"sqlite:///{home / 'predictions.db'}", process, log)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited early:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    server.kill()
-    raise AssertionError(f"server not ready in 90 s:\n{log.read_text()[-3000:]}")
+    try:
+        wait_healthy(f"{base}{API_READY_PATH}", process, seconds=240, log=log)
+    except AssertionError:
+        server.kill()
+        raise
+    return server
 
 
 @pytest.fixture
 def built_home(tmp_path: Path) -> Path:
     """A state folder of its own with a champion and its Bento built by `mlstack-serve build`."""
     home = tmp_path / "state"
-    register_champion(Settings(home=home))
+    register(Settings(home=home))
     subprocess.run(
-        [str(BIN / "mlstack-serve"), "build"], env=state_env(home), check=True, timeout=180
+        [str(VENV_BIN / "mlstack-serve"), "build"], env=state_env(home), check=True, timeout=180
     )
     return home
 
@@ -205,7 +139,7 @@ def service_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         for key, value in state_env(home).items():
             if key.startswith(("MLSTACK_", "BENTOML_")):
                 patch.setenv(key, value)
-        register_champion(Settings(home=home))
+        register(Settings(home=home))
         yield importlib.import_module("mlstack_serving.service")
 
 

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import BIN, RECORD, Server, start_server, state_env
+from conftest import RECORD, Server, start_server, state_env
 
 from mlstack_core.processes import is_alive, process_tree
 from mlstack_core.store import PredictionStore
+from mlstack_core.testing.servers import VENV_BIN
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 TOKEN = "s3cret-token-for-tests"
@@ -23,7 +24,7 @@ TOKEN = "s3cret-token-for-tests"
 
 def test_build_reuses_the_model_and_the_bento(built_home: Path) -> None:
     again = subprocess.run(
-        [str(BIN / "mlstack-serve"), "build"],
+        [str(VENV_BIN / "mlstack-serve"), "build"],
         env=state_env(built_home),
         check=True,
         capture_output=True,

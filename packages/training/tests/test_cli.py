@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +12,7 @@ from typer.testing import CliRunner
 
 from mlstack_core.registry import ModelRegistry
 from mlstack_core.settings import Settings
+from mlstack_core.testing.servers import venv_path
 from mlstack_training.cli import app
 from mlstack_training.job import TrainingResult
 
@@ -171,7 +170,7 @@ def test_invoke_train_exits_2_with_one_line(tmp_path: Path) -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env={"MLSTACK_HOME": str(tmp_path), "PATH": _path()},
+        env={"MLSTACK_HOME": str(tmp_path), "PATH": venv_path()},
         timeout=120,
         check=False,
     )
@@ -179,10 +178,6 @@ def test_invoke_train_exits_2_with_one_line(tmp_path: Path) -> None:
     assert "error: data file" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     assert not (tmp_path / "mlflow.db").exists()
-
-
-def _path() -> str:
-    return os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 
 def test_promote_and_rollback_commands(trained: tuple[Settings, TrainingResult]) -> None:

@@ -1,9 +1,11 @@
-"""What a registered version carries, and the one code that logs it.
+"""What a registered version carries, the one code that logs it, and its Bento's name.
 
 Training logs every version with these functions; the build, the gate and the dashboard read
-the artifacts back through the registry facade. Test fixtures and benchmarks that need a
-registered model call the same functions, so their versions carry exactly what training's do.
-mlflow is imported inside the functions, so importing this module stays cheap.
+the artifacts back through the registry facade. The build names a version's Bento
+`BENTO_NAME:v<version>`, and the local supervisor looks for it under that name. Test fixtures
+and benchmarks that need a registered model call the same functions, so their versions carry
+exactly what training's do. mlflow, pandas and the profile are imported inside the functions,
+so importing the names stays cheap.
 """
 
 from __future__ import annotations
@@ -13,20 +15,19 @@ from contextlib import contextmanager
 from importlib.metadata import version as installed_version
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from mlstack_core.profile import ReferenceProfile, holdout_records
-from mlstack_core.settings import Settings
-from mlstack_core.spec import DatasetSpec
-
 if TYPE_CHECKING:
+    import pandas as pd
     from mlflow import ActiveRun
+
+    from mlstack_core.settings import Settings
+    from mlstack_core.spec import DatasetSpec
 
 SPEC_ARTIFACT = "dataset_spec.json"
 PROFILE_ARTIFACT = "reference/profile.json"
 HOLDOUT_ARTIFACT = "reference/holdout.json"
 MODEL_ARTIFACT = "model"
 SPEC_METADATA = "mlstack_spec"
+BENTO_NAME = "mlstack"
 MODEL_REQUIREMENTS = ("scikit-learn", "skops", "pandas", "numpy", "scipy")
 # What a version was trained on (training writes them, the Models page reads them).
 DATA_CARD_ARTIFACT = "data/card.json"
@@ -72,6 +73,8 @@ def log_reference(
     profile, and the traffic simulator replays the held-out rows with their ground truth.
     """
     import mlflow
+
+    from mlstack_core.profile import ReferenceProfile, holdout_records
 
     mlflow.log_dict(spec.model_dump(mode="json"), SPEC_ARTIFACT)
     profile = ReferenceProfile.from_frame(train, spec, seed=seed)

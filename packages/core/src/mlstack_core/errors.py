@@ -49,3 +49,13 @@ class ServiceError(MlstackError):
     """A service could not start or could not be reached."""
 
     exit_code = 4
+
+
+class StoreUnavailableError(ServiceError):
+    """The prediction store cannot be written now (disk full, database down, locked)."""
+
+
+class RegistryUnreachableError(MlstackError):
+    """The MLflow tracking server does not answer (wrong URL, down, not in this network)."""
+
+    exit_code = 2

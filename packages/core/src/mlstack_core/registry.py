@@ -8,7 +8,10 @@ is first used, so importing `mlstack_core` stays cheap.
 from __future__ import annotations
 
 import json
+import socket
 import tempfile
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -17,9 +20,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from mlstack_core.artifacts import HOLDOUT_ARTIFACT, PROFILE_ARTIFACT, SPEC_ARTIFACT
-from mlstack_core.errors import ModelNotFoundError, RegistryError
+from mlstack_core.endpoints import MLFLOW_HEALTH_PATH, mlflow_remote_url
+from mlstack_core.errors import ModelNotFoundError, RegistryError, RegistryUnreachableError
 from mlstack_core.profile import ReferenceProfile
-from mlstack_core.settings import Settings
+from mlstack_core.settings import COMPOSE_HINT, Settings
 from mlstack_core.spec import DatasetSpec
 
 if TYPE_CHECKING:
@@ -62,6 +66,52 @@ class AliasEvent(BaseModel):
     reason: str
 
 
+PROBE_TIMEOUT_S = 3.0
+# MLflow's own HTTP client retries 7 times with backoff over minutes; once the server answered
+# the probe, two retries within 30 s cover a blip without hiding an outage.
+MLFLOW_HTTP_RETRIES = 2
+MLFLOW_HTTP_TIMEOUT_S = 30
+
+
+def _unreachable_reason(url: str) -> str | None:
+    """Why the tracking server at `url` cannot be used, or None when its health answers."""
+    try:
+        with urllib.request.urlopen(url + MLFLOW_HEALTH_PATH, timeout=PROBE_TIMEOUT_S):  # noqa: S310
+            return None
+    except urllib.error.HTTPError as exc:
+        return f"HTTP {exc.code} ({exc.reason})" if exc.code in (401, 403) else None
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+    except (TimeoutError, OSError) as exc:
+        reason = exc
+    if isinstance(reason, socket.gaierror):
+        return "its host name does not resolve"
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, TimeoutError | socket.timeout):
+        return f"no answer within {PROBE_TIMEOUT_S:.0f} s"
+    return str(reason)
+
+
+def ensure_reachable(settings: Settings) -> None:
+    """Fail within seconds, with the reason and a hint, when the remote registry is not there.
+
+    A local SQLite registry is always there. MLflow's client would otherwise retry for minutes
+    and end in a traceback.
+    """
+    url = mlflow_remote_url(settings)
+    if url is None:
+        return
+    reason = _unreachable_reason(url)
+    if reason is None:
+        return
+    if settings.env == "docker":
+        hint = COMPOSE_HINT
+    else:
+        hint = "check MLSTACK_TRACKING_URI and that the MLflow server is up"
+    raise RegistryUnreachableError(f"the MLflow registry at {url} is unreachable: {reason}", hint)
+
+
 def _is_missing(exc: Exception) -> bool:
     code = getattr(exc, "error_code", "")
     return code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND")
@@ -77,9 +127,16 @@ class ModelRegistry:
     @cached_property
     def client(self) -> MlflowClient:
         from mlflow import MlflowClient
-        from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
+        from mlflow.environment_variables import (
+            MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR,
+            MLFLOW_HTTP_REQUEST_MAX_RETRIES,
+            MLFLOW_HTTP_REQUEST_TIMEOUT,
+        )
 
+        ensure_reachable(self.settings)
         MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.set("false")  # type: ignore[no-untyped-call]
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES.set(str(MLFLOW_HTTP_RETRIES))  # type: ignore[no-untyped-call]
+        MLFLOW_HTTP_REQUEST_TIMEOUT.set(str(MLFLOW_HTTP_TIMEOUT_S))  # type: ignore[no-untyped-call]
         if self.settings.mlflow_tracking_uri.startswith("sqlite:"):
             self.settings.ensure_state_dir()
         uri = self.settings.mlflow_tracking_uri
@@ -133,11 +190,29 @@ class ModelRegistry:
             raise
 
     def versions(self) -> list[VersionInfo]:
+        """Every version, newest first, with its aliases (a version search leaves them empty)."""
         found = self.client.search_model_versions(f"name='{self.name}'")
-        return sorted((self._info(mv) for mv in found), key=lambda v: v.version, reverse=True)
+        if not found:
+            return []
+        aliases: dict[int, list[str]] = {}
+        for alias, version in (self.client.get_registered_model(self.name).aliases or {}).items():
+            aliases.setdefault(int(version), []).append(str(alias))
+        infos = [self._info(mv) for mv in found]
+        return sorted(
+            (
+                v.model_copy(update={"aliases": tuple(sorted(aliases.get(v.version, v.aliases)))})
+                for v in infos
+            ),
+            key=lambda v: v.version,
+            reverse=True,
+        )
 
     def run_metrics(self, run_id: str) -> dict[str, float]:
         return dict(self.client.get_run(run_id).data.metrics)
+
+    def run_started(self, run_id: str) -> datetime:
+        """When the run that logged a version started: the model's training time."""
+        return datetime.fromtimestamp(self.client.get_run(run_id).info.start_time / 1000, tz=UTC)
 
     def tag_version(self, version: int, tags: dict[str, str]) -> None:
         for key, value in tags.items():

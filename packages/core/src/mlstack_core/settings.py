@@ -1,12 +1,20 @@
 """The one settings class: every path, URL, port and threshold, from `MLSTACK_*` variables.
 
 The profile (`MLSTACK_ENV`) picks defaults for where state lives; nothing else in the code
-reads the environment. Local keeps everything under `.mlstack/`; docker points at the compose
-service names; production must be told its database, MLflow server and API token.
+reads the environment. Local keeps everything under `.mlstack/`; docker points at the container
+service names `mlflow` and `postgres`; production must be told its database, MLflow server and
+API token.
+
+Settings are resolved once, by the process a person starts: a relative state folder is anchored
+at the project root (the folder holding `tasks.py`, found from the working directory upwards),
+`.env` is read from that root, and every process the stack starts gets the resolved values as
+variables (`Settings.child_env`). A BentoML worker runs inside its Bento's folder: it must never
+resolve `.mlstack` there.
 """
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -19,10 +27,36 @@ from mlstack_core.errors import ConfigError
 Profile = Literal["local", "docker", "production"]
 
 DOCKER_TRACKING_URI = "http://mlflow:5000"
-# The compose file creates this throwaway database user; production sets its own URL.
+# A throwaway database user for the docker profile's `postgres` service; production sets its own.
 DOCKER_PREDICTION_STORE_URL = (
     "postgresql+psycopg://mlstack:mlstack@postgres:5432/mlstack"  # pragma: allowlist secret
 )
+
+
+PROJECT_MARKER = "tasks.py"
+COMPOSE_HINT = (
+    "MLSTACK_ENV=docker expects the compose network: run `invoke compose-up`, "
+    "or unset MLSTACK_ENV for the local stack"
+)
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The folder holding `tasks.py`, from `start` (the working directory) upwards.
+
+    An installed deployment (a container, a VM) has no `tasks.py`: there the working directory
+    is the root, and its settings should name absolute paths.
+    """
+    here = (start or Path.cwd()).resolve()
+    return next((d for d in (here, *here.parents) if (d / PROJECT_MARKER).is_file()), here)
+
+
+def anchored(url: str) -> str:
+    """A `sqlite:///relative/path` URL made absolute at the project root; others unchanged."""
+    prefix = "sqlite:///"
+    path = url.removeprefix(prefix)
+    if not url.startswith(prefix) or not path or path.startswith(("/", ":memory:")):
+        return url
+    return f"{prefix}{(project_root() / path).resolve()}"
 
 
 class Settings(BaseSettings):
@@ -32,6 +66,7 @@ class Settings(BaseSettings):
 
     env: Profile = "local"
     home: Path = Path(".mlstack")
+    cache_dir: Path = Path("~/.cache/mlstack")
     tracking_uri: str | None = None
     prediction_store_url: str | None = None
     model_name: str = "mlstack"
@@ -89,13 +124,14 @@ class Settings(BaseSettings):
 
     @cached_property
     def state_dir(self) -> Path:
-        """The state folder as an absolute path (relative paths are taken from the cwd)."""
-        return self.home.expanduser().resolve()
+        """The state folder as an absolute path; a relative one is taken from the project root."""
+        home = self.home.expanduser()
+        return (home if home.is_absolute() else project_root() / home).resolve()
 
     @property
     def mlflow_tracking_uri(self) -> str:
         if self.tracking_uri:
-            return self.tracking_uri
+            return anchored(self.tracking_uri)
         if self.env == "docker":
             return DOCKER_TRACKING_URI
         return f"sqlite:///{self.state_dir / 'mlflow.db'}"
@@ -107,10 +143,15 @@ class Settings(BaseSettings):
     @property
     def store_url(self) -> str:
         if self.prediction_store_url:
-            return self.prediction_store_url
+            return anchored(self.prediction_store_url)
         if self.env == "docker":
             return DOCKER_PREDICTION_STORE_URL
         return f"sqlite:///{self.state_dir / 'predictions.db'}"
+
+    @property
+    def cache_root(self) -> Path:
+        """Slow things made once and reused across clones (base images, wheelhouses)."""
+        return self.cache_dir.expanduser().resolve()
 
     @property
     def bentoml_home(self) -> Path:
@@ -135,6 +176,23 @@ class Settings(BaseSettings):
     def token_required(self) -> bool:
         return self.api_token is not None
 
+    def child_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The environment for a child process: this one's, plus these settings resolved.
+
+        A child then reads exactly what this process read, whatever its working directory and
+        whether or not it finds the `.env` file.
+        """
+        env = {**os.environ, **(extra or {})}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if name == "home":
+                value = self.state_dir
+            elif isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[f"MLSTACK_{name.upper()}"] = str(value)
+        return env
+
     def ensure_state_dir(self) -> Path:
         """Create the local state folders (only meaningful for file-backed stores)."""
         for folder in (self.state_dir, self.artifact_root, self.logs_dir):
@@ -147,7 +205,7 @@ def load_settings() -> Settings:
     from pydantic import ValidationError
 
     try:
-        return Settings(_env_file=".env")
+        return Settings(_env_file=project_root() / ".env")
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "MLSTACK_" + str(first["loc"][0]).upper() if first["loc"] else "MLSTACK_*"

@@ -30,12 +30,14 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from mlstack_core.errors import ConfigError
+from mlstack_core.errors import ConfigError, StoreUnavailableError
 
 SCHEMA_VERSION = 2
+CONNECT_TIMEOUT_S = 5
 
 
 class Base(DeclarativeBase):
@@ -88,6 +90,32 @@ class Feedback(Base):
     actual_value: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
+class Heartbeat(Base):
+    """One row rewritten by `PredictionStore.probe`: proof that the store takes writes now."""
+
+    __tablename__ = "mlstack_heartbeat"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+def display_url(url: str) -> str:
+    """The store URL as it may be shown to a person: the password is masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _unavailable(exc: DBAPIError) -> StoreUnavailableError:
+    """The database's own words for why a write failed (`database or disk is full`)."""
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    return StoreUnavailableError(
+        f"prediction store unavailable: {reason}",
+        "free space or bring the database back; requests succeed again without a restart",
+    )
+
+
 @dataclass(frozen=True)
 class PredictionRecord:
     """One prediction as serving produced it, ready to be written."""
@@ -121,7 +149,13 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     try:
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        return create_engine(
+            url,
+            pool_pre_ping=True,  # a connection lost while idle is replaced, not used
+            pool_size=5,
+            max_overflow=10,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_S} if "postgresql" in url else {},
+        )
     except Exception as exc:  # unknown dialect or missing driver
         raise ConfigError(
             f"prediction store URL cannot be used: {exc}",
@@ -141,6 +175,12 @@ class PredictionStore:
 
         v1: the tables. v2: the monitoring index (created on an existing v1 store too).
         """
+        try:
+            return self._migrate()
+        except DBAPIError as exc:
+            raise _unavailable(exc) from exc
+
+    def _migrate(self) -> int:
         Base.metadata.create_all(self.engine)
         with self.engine.begin() as conn:
             current = conn.execute(select(func.max(SchemaVersion.version))).scalar()
@@ -176,11 +216,29 @@ class PredictionStore:
             }
             for r in records
         ]
-        with self.engine.begin() as conn:
-            conn.execute(insert(Prediction), rows)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(Prediction), rows)
+        except DBAPIError as exc:
+            raise _unavailable(exc) from exc
+
+    def probe(self) -> None:
+        """Commit a one-row write; raises StoreUnavailableError while the store refuses writes."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(delete(Heartbeat))
+                conn.execute(insert(Heartbeat).values(id=1, at=datetime.now(UTC)))
+        except DBAPIError as exc:
+            raise _unavailable(exc) from exc
 
     def add_feedback(self, prediction_id: str, actual: str, actual_value: float | None) -> bool:
         """Record ground truth; False when the prediction id is unknown. Last write wins."""
+        try:
+            return self._add_feedback(prediction_id, actual, actual_value)
+        except DBAPIError as exc:
+            raise _unavailable(exc) from exc
+
+    def _add_feedback(self, prediction_id: str, actual: str, actual_value: float | None) -> bool:
         with self.engine.begin() as conn:
             exists = conn.execute(
                 select(Prediction.id).where(Prediction.id == prediction_id)

@@ -41,6 +41,9 @@ def check(
     from mlstack_dashboard.retraining import retrain_on_alert
 
     def run(settings: Settings) -> tuple[MonitoringReport, dict[str, Any]]:
+        from mlstack_core.registry import ensure_reachable
+
+        ensure_reachable(settings)
         monitor = Monitor(settings)
         try:
             report = monitor.report(window)
@@ -48,7 +51,7 @@ def check(
             monitor.close()
         payload = report.to_dict()
         if retrain:
-            payload["retrain"] = retrain_on_alert(report)
+            payload["retrain"] = retrain_on_alert(report, settings)
         if report.alerts and settings.alert_webhook_url:
             post_webhook(settings.alert_webhook_url, json.dumps(payload, default=str))
         return report, payload
@@ -85,6 +88,7 @@ def _print_report(report: MonitoringReport) -> None:
     console.print(
         f"[bold]mlstack monitor[/]  window {report.window_minutes} min  champion {champion}"
     )
+    console.print(f"store {report.store}  registry {report.registry}", highlight=False)
     lat = report.latency
     console.print(
         f"predictions {report.totals.predictions}  feedback {report.feedback}  "
@@ -179,5 +183,6 @@ def dashboard(
     """Run the Streamlit dashboard on 127.0.0.1, headless (this process becomes Streamlit)."""
     from mlstack_dashboard.app import streamlit_command
 
-    command = streamlit_command(guarded(lambda s: s), port)
-    os.execv(command[0], command)  # noqa: S606 - our own argv, no shell involved
+    settings = guarded(lambda s: s)
+    command = streamlit_command(settings, port)
+    os.execve(command[0], command, settings.child_env())  # noqa: S606 - our own argv, no shell

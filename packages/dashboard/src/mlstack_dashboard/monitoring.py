@@ -21,6 +21,7 @@ from mlstack_core.errors import MlstackError
 from mlstack_core.profile import ReferenceProfile
 from mlstack_core.registry import AliasEvent, ModelRegistry, VersionInfo
 from mlstack_core.settings import Settings
+from mlstack_core.store import display_url
 from mlstack_dashboard.alerts import (
     Alert,
     QualitySummary,
@@ -115,6 +116,8 @@ class MonitoringReport:
     drift_reason: str | None
     quality: QualitySummary | None
     alerts: tuple[Alert, ...]
+    store: str
+    registry: str
 
     @property
     def healthy(self) -> bool:
@@ -135,6 +138,8 @@ class MonitoringReport:
             }
         return {
             "status": "healthy" if self.healthy else "alert",
+            "store": self.store,
+            "registry": self.registry,
             "window_minutes": self.window_minutes,
             "generated_at": self.generated_at.isoformat(),
             "champion_version": self.champion_version,
@@ -196,18 +201,8 @@ class Monitor:
         return ChampionState(info)
 
     def versions(self) -> list[VersionInfo]:
-        """Registered versions with their aliases (version search leaves aliases empty)."""
-        found = self.registry.versions()
-        if not found:
-            return []
-        model = self.registry.client.get_registered_model(self.registry.name)
-        aliases: dict[int, list[str]] = {}
-        for alias, version in (getattr(model, "aliases", None) or {}).items():
-            aliases.setdefault(int(version), []).append(str(alias))
-        return [
-            v.model_copy(update={"aliases": tuple(sorted(aliases.get(v.version, v.aliases)))})
-            for v in found
-        ]
+        """Registered versions with their aliases, newest first."""
+        return self.registry.versions()
 
     def history(self) -> list[AliasEvent]:
         return self.registry.history()
@@ -365,6 +360,8 @@ class Monitor:
             drift_reason=drift.reason,
             quality=quality,
             alerts=tuple(a for a in fired if a is not None),
+            store=display_url(self.settings.store_url),
+            registry=display_url(self.settings.mlflow_tracking_uri),
         )
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from mlstack_core.errors import DataError
 from mlstack_core.processes import console_script
+from mlstack_core.settings import Settings
 from mlstack_dashboard.monitoring import MonitoringReport
 
 TRIGGERS = ("drift", "quality")
@@ -23,7 +24,7 @@ def _last_line(text: str) -> str:
     return next((ln for ln in lines if ln.startswith("error:")), lines[-1] if lines else "")
 
 
-def retrain_on_alert(report: MonitoringReport) -> dict[str, Any]:
+def retrain_on_alert(report: MonitoringReport, settings: Settings) -> dict[str, Any]:
     """Run a retrain when a drift or quality alert fired; what happened, JSON-ready."""
     triggers = [alert.rule for alert in report.alerts if alert.rule in TRIGGERS]
     if not triggers:
@@ -34,6 +35,7 @@ def retrain_on_alert(report: MonitoringReport) -> dict[str, Any]:
             capture_output=True,
             text=True,
             check=False,
+            env=settings.child_env(),
         )
     except OSError as exc:
         return {

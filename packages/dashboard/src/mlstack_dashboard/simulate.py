@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from mlstack_core.endpoints import API_READY_PATH, FEEDBACK_PATH, PREDICT_PATH
 from mlstack_core.errors import DataError, ServiceError
 from mlstack_core.profile import ReferenceProfile
 from mlstack_core.registry import ModelRegistry
@@ -106,7 +107,7 @@ class TrafficSimulator:
 
     def _check_api(self) -> None:
         try:
-            response = self.client.get("/readyz", timeout=5.0)
+            response = self.client.get(API_READY_PATH, timeout=5.0)
         except httpx.HTTPError as exc:
             raise ServiceError(
                 f"the API at {self.settings.api_base_url} is not reachable ({type(exc).__name__})",
@@ -158,7 +159,7 @@ class TrafficSimulator:
             records = [{k: row.get(k) for k in spec.feature_names} for row in picked]
             if profile is not None:
                 records = [shift_record(r, profile, moved) for r in records]
-            response = self.client.post("/predict", json={"records": records})
+            response = self.client.post(PREDICT_PATH, json={"records": records})
             if response.status_code != httpx.codes.OK:
                 failed += 1
                 first_error = first_error or f"HTTP {response.status_code}: {response.text[:200]}"
@@ -174,7 +175,7 @@ class TrafficSimulator:
                     continue
                 actual = str(truth) if spec.is_classification else float(truth)
                 sent_feedback = self.client.post(
-                    "/feedback", json={"prediction_id": answer["prediction_id"], "actual": actual}
+                    FEEDBACK_PATH, json={"prediction_id": answer["prediction_id"], "actual": actual}
                 )
                 if sent_feedback.status_code == httpx.codes.OK:
                     feedback += 1

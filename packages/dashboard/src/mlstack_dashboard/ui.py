@@ -9,6 +9,7 @@ import streamlit as st
 
 from mlstack_core.errors import MlstackError
 from mlstack_core.settings import Settings, load_settings
+from mlstack_core.store import display_url
 from mlstack_dashboard.app import PALETTE_PRIMARY
 from mlstack_dashboard.monitoring import TRAFFIC_HINT, Monitor
 
@@ -34,7 +35,7 @@ def settings() -> Settings:
 
 @st.cache_resource(show_spinner=False)
 def _monitor(key: str) -> Monitor:
-    """One Monitor (engine, registry client, profile cache) per distinct settings."""
+    """One Monitor (engine, registry facade, profile cache) per distinct settings."""
     del key
     return Monitor(load_settings())
 
@@ -45,8 +46,14 @@ def monitor() -> Monitor:
 
 
 def window_picker(current: Settings) -> int:
-    """The look-back window in minutes, shared by all pages through the session state."""
+    """The look-back window in minutes, shared by all pages through the session state.
+
+    The sidebar also names the store and registry read, so two parts of the stack that
+    disagree show it at a glance.
+    """
     options = sorted({*WINDOWS, current.monitor_window_minutes})
+    st.sidebar.caption(f"Store: {display_url(current.store_url)}")
+    st.sidebar.caption(f"Registry: {display_url(current.mlflow_tracking_uri)}")
     return int(
         st.sidebar.selectbox(
             "Window",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -23,9 +22,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mlstack_core.cli import guarded, make_app
+from mlstack_core.artifacts import BENTO_NAME
+from mlstack_core.cli import fail, guarded, make_app
 from mlstack_core.endpoints import is_healthy
-from mlstack_core.errors import MlstackError
+from mlstack_core.errors import MlstackError, RegistryUnreachableError
 from mlstack_core.processes import console_script as tool
 from mlstack_core.processes import stop_group
 from mlstack_core.settings import Settings
@@ -79,10 +79,12 @@ def _report(outcomes: list[Outcome]) -> None:
                 console.print(f"  fix: {outcome.fix}", soft_wrap=True, highlight=False)
 
 
-def _step(command: list[str], what: str) -> str | None:
+def _step(settings: Settings, command: list[str], what: str) -> str | None:
     """Run a bootstrap step in the foreground; the error line it printed, or None on success."""
     console.print(f"[bold]{what}[/] ({Path(command[0]).name} {' '.join(command[1:])})")
-    done = subprocess.run(command, stderr=subprocess.PIPE, text=True, check=False)
+    done = subprocess.run(
+        command, stderr=subprocess.PIPE, text=True, check=False, env=settings.child_env()
+    )
     if done.returncode == 0:
         return None
     sys.stderr.write(done.stderr)
@@ -100,7 +102,12 @@ def _champion_version(settings: Settings) -> int | None:
 
 def bento_exists(settings: Settings, version: int) -> bool:
     """Whether the Bento `mlstack:v<version>` is in the local BentoML store (no bentoml import)."""
-    return (settings.bentoml_home / "bentos" / "mlstack" / f"v{version}" / "bento.yaml").is_file()
+    return (settings.bentoml_home / "bentos" / BENTO_NAME / f"v{version}" / "bento.yaml").is_file()
+
+
+def any_bento(settings: Settings) -> bool:
+    """Whether any Bento of the model was built here (what the API can serve offline)."""
+    return any((settings.bentoml_home / "bentos" / "mlstack").glob("v*/bento.yaml"))
 
 
 def _write_example(settings: Settings) -> None:
@@ -147,10 +154,13 @@ class StackRun:
             champion = _champion_version(self.settings)
         except MlstackError as exc:
             registry_ready()
+            if isinstance(exc, RegistryUnreachableError) and any_bento(self.settings):
+                return None  # the API serves its newest Bento without the registry
             return Outcome(service, "failed", detail=exc.cause, fix=exc.hint)
         registry_ready()
         if champion is None:
             cause = _step(
+                self.settings,
                 [tool("mlstack-train"), "train", "--seed-sample"],
                 "No champion yet: training one on the seed sample",
             )
@@ -166,7 +176,9 @@ class StackRun:
             _write_example(self.settings)
         if champion is not None and bento_exists(self.settings, champion):
             return None
-        cause = _step([tool("mlstack-serve"), "build"], "Building the champion's Bento")
+        cause = _step(
+            self.settings, [tool("mlstack-serve"), "build"], "Building the champion's Bento"
+        )
         if cause:
             return Outcome(
                 service,
@@ -367,4 +379,48 @@ def run(service: Annotated[str, typer.Argument(help="mlflow, api or dashboard")]
     if settings.env == "local":
         settings.ensure_state_dir()
     console.print(f"{chosen.title} on {chosen.url}")
-    raise typer.Exit(subprocess.call(chosen.command, env={**os.environ, **chosen.env}))
+    raise typer.Exit(subprocess.call(chosen.command, env=settings.child_env(chosen.env)))
+
+
+InventoryOption = Annotated[
+    Path, typer.Option("--inventory", "-i", help="Ansible inventory (file or folder).")
+]
+LimitOption = Annotated[
+    str | None, typer.Option("--limit", help="Only these hosts or groups (Ansible's --limit).")
+]
+
+
+@app.command()
+def deploy(
+    inventory: InventoryOption,
+    limit: LimitOption = None,
+    offline: Annotated[
+        bool, typer.Option(help="Hosts install from a pushed wheelhouse (no internet there).")
+    ] = False,
+    bento: Annotated[
+        str | None, typer.Option(help="Bento tag to deploy (default: the champion's).")
+    ] = None,
+    wheelhouse: Annotated[Path | None, typer.Option(help="Folder of wheels for --offline.")] = None,
+) -> None:
+    """Roll the champion's Bento out to servers with Ansible (rolling, rolled back if not ready)."""
+    from mlstack_deploy import ansible
+
+    settings = _settings()
+    try:
+        tag = ansible.deploy(
+            settings, inventory, limit=limit, offline=offline, bento=bento, wheelhouse=wheelhouse
+        )
+    except MlstackError as exc:
+        fail(exc)
+    console.print(f"deployed {tag}")
+
+
+@app.command("deploy-rollback")
+def deploy_rollback(inventory: InventoryOption, limit: LimitOption = None) -> None:
+    """Switch every API host back to the release it ran before the last deploy."""
+    from mlstack_deploy import ansible
+
+    try:
+        ansible.rollback(inventory, limit=limit)
+    except MlstackError as exc:
+        fail(exc)

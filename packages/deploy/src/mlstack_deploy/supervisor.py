@@ -8,7 +8,6 @@ that cannot start is reported with why and how to fix it; the others keep runnin
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from dataclasses import asdict, dataclass
@@ -17,7 +16,9 @@ from pathlib import Path
 from typing import Literal
 
 from mlstack_core.endpoints import is_healthy
+from mlstack_core.errors import RegistryUnreachableError
 from mlstack_core.processes import POLL_SECONDS, group_alive, stop_group
+from mlstack_core.registry import ensure_reachable
 from mlstack_core.settings import Settings
 from mlstack_deploy.ports import port_in_use, port_owner
 from mlstack_deploy.services import Service
@@ -135,7 +136,7 @@ class Supervisor:
                     stdout=handle,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    env={**os.environ, **service.env},
+                    env=self.settings.child_env(service.env),
                 )
             except OSError as exc:
                 return Outcome(
@@ -189,14 +190,11 @@ class Supervisor:
     def check(self, service: Service) -> Outcome:
         """Status of a service without touching it (for `status`, and reuse by `up`)."""
         if not service.local:
-            if is_healthy(service.health_url):
-                return Outcome(service, "healthy", detail="remote")
-            return Outcome(
-                service,
-                "failed",
-                detail=f"{service.health_url} does not answer",
-                fix="check MLSTACK_TRACKING_URI and that the server is up",
-            )
+            try:
+                ensure_reachable(self.settings)
+            except RegistryUnreachableError as exc:
+                return Outcome(service, "failed", detail=exc.cause, fix=exc.hint)
+            return Outcome(service, "healthy", detail="remote")
         state = self.running(service)
         if state is None:
             return Outcome(service, "stopped", fix="start it with `uv run invoke up`")

@@ -11,17 +11,16 @@ import logging
 import shutil
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from importlib.metadata import version as installed_version
 from pathlib import Path
 
+from mlstack_core.artifacts import BENTO_NAME
 from mlstack_core.registry import ModelRegistry, VersionInfo
 from mlstack_core.settings import Settings
 from mlstack_serving.home import use_bentoml_home
 
 log = logging.getLogger(__name__)
 
-BENTO_NAME = "mlstack"
 SERVICE = "mlstack_serving.service:Mlstack"
 SOURCE_PACKAGES = ("mlstack_core", "mlstack_serving")
 REQUIREMENTS = (
@@ -83,8 +82,8 @@ class ModelImporter:
             pass
         mlflow.set_tracking_uri(self.settings.mlflow_tracking_uri)
         mlflow.set_registry_uri(self.settings.mlflow_tracking_uri)
-        run = self.registry.client.get_run(info.run_id)
-        trained_at = datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC).isoformat()
+        trained_at = self.registry.run_started(info.run_id).isoformat()
+        metrics = self.registry.run_metrics(info.run_id)
         stored = bentoml.mlflow.import_model(
             tag,
             info.uri,
@@ -93,7 +92,7 @@ class ModelImporter:
                 "registry_version": str(info.version),
                 "run_id": info.run_id,
             },
-            metadata={"trained_at": trained_at, "metrics": json.dumps(run.data.metrics)},
+            metadata={"trained_at": trained_at, "metrics": json.dumps(metrics)},
         )
         log.info("imported %s as %s", info.uri, stored.tag)
         return str(stored.tag), False

@@ -14,8 +14,14 @@ from rich.console import Console
 
 from mlstack_core.cli import fail, guarded, make_app
 from mlstack_core.endpoints import WAITING_FOR_PORT
-from mlstack_core.errors import MlstackError, ServiceError
-from mlstack_core.settings import Settings
+from mlstack_core.errors import (
+    ConfigError,
+    MlstackError,
+    RegistryUnreachableError,
+    ServiceError,
+    StoreUnavailableError,
+)
+from mlstack_core.settings import COMPOSE_HINT, Settings
 
 PORT_POLL_SECONDS = 0.02
 app = make_app("Build and serve the champion model with BentoML.")
@@ -45,26 +51,59 @@ def build() -> None:
     console.print(f"  {result.bento_path}")
 
 
+def _check_store(settings: Settings) -> None:
+    """Refuse to serve (exit 2) when predictions could not be logged where settings say."""
+    from mlstack_core.store import PredictionStore, display_url
+
+    url = settings.store_url
+    path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    if path is not None and path.is_relative_to(settings.bentoml_home):
+        raise ConfigError(
+            f"the prediction store {url} is inside the BentoML store",
+            f"point MLSTACK_PREDICTION_STORE_URL (or MLSTACK_HOME) outside {settings.bentoml_home}",
+        )
+    store = PredictionStore(url)
+    try:
+        store.migrate()
+        store.probe()
+    except StoreUnavailableError as exc:
+        raise ConfigError(
+            f"the prediction store {display_url(url)} cannot be written: "
+            + exc.cause.removeprefix("prediction store unavailable: "),
+            COMPOSE_HINT
+            if settings.env == "docker"
+            else "fix MLSTACK_PREDICTION_STORE_URL, or free space / start the database",
+        ) from None
+    finally:
+        store.dispose()
+
+
 def _champion_bento(settings: Settings) -> str:
     """The Bento of the registry's champion; the newest Bento when the registry is unreachable."""
     import bentoml
     from bentoml.exceptions import NotFound
     from mlflow.exceptions import MlflowException
 
+    from mlstack_core.artifacts import BENTO_NAME
     from mlstack_core.registry import ModelRegistry
-    from mlstack_serving.build import BENTO_NAME
     from mlstack_serving.home import use_bentoml_home
 
     use_bentoml_home(settings.bentoml_home)
+    unreachable: MlstackError | None = None
     try:
         champion = ModelRegistry(settings).require_champion()
         tag = f"{BENTO_NAME}:v{champion.version}"
+    except RegistryUnreachableError as exc:
+        console.print(f"[yellow]{exc.cause}; serving the newest Bento[/]", highlight=False)
+        unreachable, tag = exc, f"{BENTO_NAME}:latest"
     except (MlflowException, OSError) as exc:
         console.print(f"[yellow]registry unreachable ({exc}); serving the newest Bento[/]")
         tag = f"{BENTO_NAME}:latest"
     try:
         return str(bentoml.get(tag).tag)
     except NotFound:
+        if unreachable is not None:
+            raise unreachable from None
         raise ServiceError(
             f"no Bento {tag} in {settings.bentoml_home}",
             "run `invoke build` first (or `invoke serve --reload` to serve from source)",
@@ -108,6 +147,10 @@ def serve(
     """Serve the champion's Bento on MLSTACK_API_HOST:MLSTACK_API_PORT."""
     settings = _settings()
     address = ["--host", settings.api_host, "--port", str(settings.api_port)]
+    try:
+        _check_store(settings)
+    except MlstackError as exc:
+        fail(exc)
     if reload:
         source = Path(__file__).resolve().parent.parent
         target = ["mlstack_serving.service:Mlstack", "--reload", "--working-dir", str(source)]
@@ -116,7 +159,7 @@ def serve(
             target = [_champion_bento(settings)]
         except MlstackError as exc:
             fail(exc)
-    env = {**os.environ, "BENTOML_HOME": str(settings.bentoml_home.resolve())}
+    env = settings.child_env({"BENTOML_HOME": str(settings.bentoml_home)})
     if wait_for_port:
         console.print(f"{WAITING_FOR_PORT} ({settings.api_host}:{settings.api_port})")
         sys.stderr.flush()

@@ -11,6 +11,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from mlstack_core.endpoints import FEEDBACK_PATH, PREDICT_PATH
 from mlstack_core.settings import load_settings
 
 Scope = MutableMapping[str, Any]
@@ -19,7 +20,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-PROTECTED = frozenset({"/predict", "/feedback"})
+PROTECTED = frozenset({PREDICT_PATH, FEEDBACK_PATH})
 JSON_TYPES = frozenset({"application/json"})
 
 

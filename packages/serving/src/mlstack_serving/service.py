@@ -22,6 +22,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from mlstack_core.endpoints import METADATA_PATH
+from mlstack_core.errors import StoreUnavailableError
 from mlstack_core.settings import load_settings
 from mlstack_core.store import PredictionRecord, PredictionStore
 from mlstack_serving import metrics
@@ -29,6 +31,7 @@ from mlstack_serving.batching import GreedyBatcher
 from mlstack_serving.build import ModelImporter
 from mlstack_serving.guard import RequestGuard
 from mlstack_serving.model import MLFLOW_FOLDER, ModelCard, ServedModel
+from mlstack_serving.readiness import ReadinessGate, StoreHealth, unavailable_response
 from mlstack_serving.schema import (
     FeedbackResult,
     ModelMetadata,
@@ -38,6 +41,8 @@ from mlstack_serving.schema import (
 )
 
 SETTINGS = load_settings()
+STORE = PredictionStore(SETTINGS.store_url)
+STORE_HEALTH = StoreHealth(STORE)
 
 
 def _model_tag() -> str:
@@ -73,10 +78,9 @@ class MlstackService:
     bento_model = bentoml.models.BentoModel(CARD.tag)
 
     def __init__(self) -> None:
-        settings = load_settings()
         self.version = CARD.version
         self.model = ServedModel(Path(self.bento_model.path_of(MLFLOW_FOLDER)), CARD.spec)
-        self.store = PredictionStore(settings.store_url)
+        self.store = STORE
         self.store.migrate()
         self.batcher = GreedyBatcher(self._predict_batch, max_items=SETTINGS.max_records)
         # Move everything loaded so far (mlflow, sklearn, pandas, the model) out of the
@@ -87,7 +91,12 @@ class MlstackService:
     @bentoml.api  # type: ignore[untyped-decorator]
     async def predict(self, records: Records) -> Predictions:
         """Predict every record; the answer comes after its whole batch is committed."""
-        return await self.batcher.submit(records)
+        try:
+            return await self.batcher.submit(records)
+        except StoreUnavailableError as exc:
+            # BentoML sends a Response returned by an API as it is (its error path would hide
+            # the cause behind "unexpected error" and a 500-class status without Retry-After).
+            return unavailable_response(exc)  # type: ignore[return-value]
 
     def _predict_batch(self, rows: list[BaseModel]) -> list[PredictionOut]:
         """One adaptive batch (several requests): predict, commit to the store, answer."""
@@ -106,7 +115,12 @@ class MlstackService:
             for row, out in zip(rows, outputs, strict=True)
         ]
         written = time.perf_counter()
-        self.store.write(logged)
+        try:
+            self.store.write(logged)
+        except StoreUnavailableError as exc:
+            STORE_HEALTH.record(exc)
+            raise
+        STORE_HEALTH.record(None)
         metrics.store_write_latency.observe(time.perf_counter() - written)
         metrics.prediction_latency.labels(model_version=self.version).observe(model_seconds)
         metrics.predictions_total.labels(model_version=self.version).inc(len(logged))
@@ -125,7 +139,12 @@ class MlstackService:
     def feedback(self, prediction_id: UUID, actual: Actual, ctx: bentoml.Context) -> FeedbackResult:  # type: ignore[valid-type]
         """Record the ground truth of an earlier prediction; 404 when the id is unknown."""
         value = None if CARD.spec.is_classification else float(actual)
-        if self.store.add_feedback(str(prediction_id), str(actual), value):
+        try:
+            recorded = self.store.add_feedback(str(prediction_id), str(actual), value)
+        except StoreUnavailableError as exc:
+            STORE_HEALTH.record(exc)
+            return unavailable_response(exc)  # type: ignore[return-value]
+        if recorded:
             return FeedbackResult(prediction_id=prediction_id, recorded=True)
         ctx.response.status_code = 404
         return FeedbackResult(
@@ -140,7 +159,7 @@ async def _metadata(_: Request) -> JSONResponse:
 
 
 def _metadata_app() -> Any:
-    return Starlette(routes=[Route("/metadata", _metadata, methods=["GET"])])
+    return Starlette(routes=[Route(METADATA_PATH, _metadata, methods=["GET"])])
 
 
 # One worker: batching works per process, and a second worker measured no more throughput on
@@ -151,3 +170,4 @@ Mlstack = bentoml.service(
 )(MlstackService)
 Mlstack.mount_asgi_app(_metadata_app(), path="/")
 Mlstack.add_asgi_middleware(RequestGuard)
+Mlstack.add_asgi_middleware(ReadinessGate, health=STORE_HEALTH)

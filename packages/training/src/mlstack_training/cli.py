@@ -72,6 +72,9 @@ def train(
     )
 
     def run(settings: Settings) -> None:
+        from mlstack_core.registry import ensure_reachable
+
+        ensure_reachable(settings)
         with steps() as step:
             result = TrainingJob(settings, step).run(request)
         table = Table(title=f"{settings.model_name} v{result.version}", show_header=False)
@@ -95,17 +98,20 @@ def train(
     guarded(run)
 
 
-def _step_command(command: list[str]) -> tuple[int, str, str]:
-    """Run another package's CLI (training never imports serving or deploy)."""
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+def _step_command(settings: Settings, command: list[str]) -> tuple[int, str, str]:
+    """Run another package's CLI (training never imports serving or deploy), with these
+    settings resolved."""
+    done = subprocess.run(
+        command, capture_output=True, text=True, check=False, env=settings.child_env()
+    )
     return done.returncode, done.stdout, done.stderr
 
 
-def _build_and_move(outcome: dict[str, Any]) -> None:
+def _build_and_move(settings: Settings, outcome: dict[str, Any]) -> None:
     """Build the new champion's Bento and move a running API to it, timing both."""
     seconds: dict[str, float] = outcome["seconds"]
     began = time.perf_counter()
-    code, _out, error = _step_command([console_script("mlstack-serve"), "build"])
+    code, _out, error = _step_command(settings, [console_script("mlstack-serve"), "build"])
     seconds["build"] = time.perf_counter() - began
     if code != 0:
         raise ServiceError(
@@ -114,7 +120,7 @@ def _build_and_move(outcome: dict[str, Any]) -> None:
             f"v{outcome['challenger']} is champion: `invoke build`, then `mlstack reload-api`",
         )
     began = time.perf_counter()
-    code, out, error = _step_command([console_script("mlstack"), "reload-api", "--json"])
+    code, out, error = _step_command(settings, [console_script("mlstack"), "reload-api", "--json"])
     seconds["move"] = time.perf_counter() - began
     try:
         outcome["api"] = json.loads(out)
@@ -184,7 +190,7 @@ def retrain(
             outcome = summary(Retrainer(settings, step).run(request))
             if outcome["promoted"] and move:
                 step("Building the Bento and moving the API")
-                _build_and_move(outcome)
+                _build_and_move(settings, outcome)
         return outcome
 
     outcome = guarded(run)

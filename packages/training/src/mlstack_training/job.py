@@ -6,7 +6,6 @@ Once the run has started, any failure marks it FAILED (MLflow's run context does
 
 from __future__ import annotations
 
-import logging
 import time
 import warnings
 from collections.abc import Callable
@@ -36,8 +35,6 @@ from mlstack_training.gate import GateDecision, PromotionGate
 from mlstack_training.loading import TableReader
 from mlstack_training.pipeline import SKOPS_TRUSTED, Estimator, build_pipeline
 from mlstack_training.snapshot import DataOrigin
-
-log = logging.getLogger(__name__)
 
 MAX_CATEGORIES = 1000
 Step = Callable[[str], None]

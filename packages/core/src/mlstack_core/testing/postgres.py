@@ -3,11 +3,13 @@
 Import `postgres_url` into a conftest to use it. It needs Debian's
 `postgresql` package (`uv run invoke system-deps` installs it); the server runs as the
 `postgres` user when the tests run as root, on a free 127.0.0.1 port, and is stopped after
-the session.
+the session. `postgres_server` starts one that also listens on other addresses of this machine
+(test hosts on a private network reach it there).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -19,6 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from mlstack_core.testing.servers import free_port
 
 
 def _postgres_bin(name: str) -> str:
@@ -34,11 +38,15 @@ def _as_postgres(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A real PostgreSQL server on a free 127.0.0.1 port, in its own process group.
+@contextlib.contextmanager
+def postgres_server(
+    addresses: tuple[str, ...] = ("127.0.0.1",), trusted_network: str | None = None
+) -> Iterator[int]:
+    """A real PostgreSQL server on a free port of `addresses`, in its own process group.
 
-    Its folder is made outside pytest's root-only temp tree so the postgres user can use it.
+    Clients from 127.0.0.1 (and `trusted_network`, a CIDR, when given) log in without a
+    password. Its folder is made outside pytest's root-only temp tree so the postgres user can
+    use it. Yields the port.
     """
     base = Path(tempfile.mkdtemp(prefix="mlstack-pg-"))
     data, sockets = base / "data", base / "sockets"
@@ -51,9 +59,10 @@ def postgres_url() -> Iterator[str]:
         check=True,
         capture_output=True,
     )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    if trusted_network:
+        with (data / "pg_hba.conf").open("a") as hba:
+            hba.write(f"host all all {trusted_network} trust\n")
+    port = free_port()
     server = subprocess.Popen(
         _as_postgres(
             [
@@ -61,7 +70,7 @@ def postgres_url() -> Iterator[str]:
                 "-D",
                 str(data),
                 "-h",
-                "127.0.0.1",
+                ",".join(addresses),
                 "-p",
                 str(port),
                 "-k",
@@ -72,18 +81,24 @@ def postgres_url() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    url = f"postgresql+psycopg://mlstack@127.0.0.1:{port}/postgres"
     try:
         deadline = time.monotonic() + 30
         while True:
             with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                if probe.connect_ex((addresses[0], port)) == 0:
                     break
             if time.monotonic() > deadline or server.poll() is not None:
                 pytest.fail("PostgreSQL did not start")
             time.sleep(0.1)
-        yield url
+        yield port
     finally:
         os.killpg(server.pid, signal.SIGINT)
         server.wait(timeout=30)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server on a free 127.0.0.1 port, stopped after the session."""
+    with postgres_server() as port:
+        yield f"postgresql+psycopg://mlstack@127.0.0.1:{port}/postgres"

@@ -1,0 +1,264 @@
+"""`invoke compose-up`: the containerized stack from nothing, its registry the one truth.
+
+PostgreSQL and MLflow start first; when that MLflow has no champion one is trained on the seed
+sample into it; that champion's Bento is built and containerized (in the state folder's
+`compose/` BentoML home, apart from the local stack's), then the API and the dashboard start.
+Every container's health check is awaited and the same table as `invoke up` is printed; a
+failing container is reported with the telling line of its log and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlstack_core.endpoints import API_READY_PATH, DASHBOARD_HEALTH_PATH, MLFLOW_HEALTH_PATH
+from mlstack_core.processes import console_script as tool
+from mlstack_core.settings import Settings
+from mlstack_deploy.containers import ImageResult, containerize, docker_client
+from mlstack_deploy.images import DASHBOARD, MLFLOW, build_support_image, project_root
+from mlstack_deploy.services import Service
+from mlstack_deploy.steps import run_checked
+from mlstack_deploy.supervisor import Outcome, Status, failure_from_log
+
+PROJECT = "mlstack"
+COMPOSE_FILE = "deployment/docker-compose.yml"
+MLFLOW_IMAGE = "mlstack-mlflow:latest"
+DASHBOARD_IMAGE = "mlstack-dashboard:latest"
+HEALTH_TIMEOUT = {"postgres": 90.0, "mlflow": 120.0, "api": 180.0, "dashboard": 120.0}
+
+
+def compose_services(settings: Settings) -> list[Service]:
+    """The stack's containers as the table shows them (published on 127.0.0.1)."""
+
+    def published(name: str, title: str, port: int, path: str, setting: str, first: str) -> Service:
+        return Service(name, title, [], "127.0.0.1", port, path, setting, first)
+
+    return [
+        Service(
+            "postgres",
+            "PostgreSQL",
+            [],
+            "postgres",
+            5432,
+            "",
+            "",
+            "inside the stack only: docker-compose -p mlstack exec postgres psql -U mlstack",
+            remote_url="postgres:5432 (compose network)",
+        ),
+        published(
+            "mlflow",
+            "MLflow server",
+            settings.mlflow_port,
+            MLFLOW_HEALTH_PATH,
+            "MLSTACK_MLFLOW_PORT",
+            "open it: the stack's registry, the one truth for the champion",
+        ),
+        published(
+            "api",
+            "Prediction API",
+            settings.api_port,
+            API_READY_PATH,
+            "MLSTACK_API_PORT",
+            "POST a record to /predict; /docs has the schema",
+        ),
+        published(
+            "dashboard",
+            "Dashboard",
+            settings.dashboard_port,
+            DASHBOARD_HEALTH_PATH,
+            "MLSTACK_DASHBOARD_PORT",
+            "open it: champion, traffic, drift, quality",
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class ComposeProject:
+    """docker-compose over `deployment/docker-compose.yml` as the project `mlstack`."""
+
+    settings: Settings
+    root: Path
+    images: dict[str, str]
+
+    def _compose(self) -> list[str]:
+        if shutil.which("docker-compose"):
+            return ["docker-compose"]
+        return [docker_client(), "compose"]
+
+    def env(self) -> dict[str, str]:
+        # The containers' settings are the compose file's (MLSTACK_ENV=docker), not this
+        # process's resolved local ones: compose interpolates only what the user exported.
+        return {
+            **os.environ,
+            "MLSTACK_API_PORT": str(self.settings.api_port),
+            "MLSTACK_DASHBOARD_PORT": str(self.settings.dashboard_port),
+            "MLSTACK_MLFLOW_PORT": str(self.settings.mlflow_port),
+            **{f"MLSTACK_{name.upper()}_IMAGE": image for name, image in self.images.items()},
+        }
+
+    def command(self, *args: str) -> list[str]:
+        env_file = self.root / "deployment" / ".env"
+        return [
+            *self._compose(),
+            "-p",
+            PROJECT,
+            "-f",
+            str(self.root / COMPOSE_FILE),
+            *(["--env-file", str(env_file)] if env_file.is_file() else []),
+            *args,
+        ]
+
+    def run(self, *args: str, what: str, timeout: float = 600) -> str:
+        return run_checked(
+            self.command(*args),
+            what,
+            "check deployment/.env (copy deployment/.env.example) and `docker info`",
+            timeout=timeout,
+            env=self.env(),
+            cwd=self.root,
+        )
+
+    def container(self, service: str) -> str | None:
+        found = self.run("ps", "-q", service, what=f"docker-compose ps {service}").strip()
+        return found.splitlines()[0] if found else None
+
+
+def _state(docker: str, container: str) -> tuple[str, str]:
+    done = subprocess.run(
+        [docker, "inspect", container], capture_output=True, text=True, check=False, timeout=30
+    )
+    if done.returncode != 0:
+        return "missing", ""
+    state = json.loads(done.stdout)[0]["State"]
+    return str(state["Status"]), str((state.get("Health") or {}).get("Status", ""))
+
+
+def wait_healthy(project: ComposeProject, service: Service, timeout: float) -> Outcome:
+    """Wait for a container's health check; on failure, the telling line of its log."""
+    docker = docker_client()
+    deadline = time.monotonic() + timeout
+    status, health = "missing", ""
+    container = None
+    while time.monotonic() < deadline:
+        container = project.container(service.name)
+        if container:
+            status, health = _state(docker, container)
+            if health == "healthy" or (status == "running" and not health):
+                return Outcome(service, "healthy")
+            if status in ("exited", "dead", "restarting") or health == "unhealthy":
+                break
+        time.sleep(1)
+    return _failure(project, service, container, status, health, timeout)
+
+
+def _failure(
+    project: ComposeProject,
+    service: Service,
+    container: str | None,
+    status: str,
+    health: str,
+    timeout: float,
+) -> Outcome:
+    log = project.settings.logs_dir / f"compose-{service.name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    if container:
+        done = subprocess.run(
+            [docker_client(), "logs", "--tail", "200", container],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+        log.write_text(done.stdout + done.stderr)
+    detail, hint = failure_from_log(log) if container else ("no container was created", "")
+    state = health or status
+    label: Status = "unhealthy" if state in ("starting", "unhealthy", "running") else "failed"
+    if state == "starting":
+        state = f"not healthy after {timeout:.0f} s"
+    return Outcome(
+        service,
+        label,
+        detail=f"container {state}: {detail}",
+        fix=hint or f"see `docker-compose -p {PROJECT} logs {service.name}` ({log})",
+    )
+
+
+def stack_settings(settings: Settings) -> Settings:
+    """Settings of the host-side steps: the stack's MLflow, a BentoML home of their own."""
+    return Settings(
+        **{
+            **settings.model_dump(),
+            "tracking_uri": f"http://127.0.0.1:{settings.mlflow_port}",
+            "home": settings.state_dir / "compose",
+        }
+    )
+
+
+def bootstrap_champion(settings: Settings, say: Callable[[str], None]) -> int:
+    """Train into the stack's registry when it has no champion; the champion's version."""
+    from mlstack_core.registry import ModelRegistry
+
+    registry = ModelRegistry(settings)
+    champion = registry.champion()
+    env = settings.child_env({"MLSTACK_TRACKING_URI": settings.mlflow_tracking_uri})
+    if champion is None:
+        say("No champion in the stack's registry: training one on the seed sample")
+        run_checked(
+            [tool("mlstack-train"), "train", "--seed-sample"],
+            "bootstrap training into the stack's MLflow",
+            "see the training output above",
+            env=env,
+        )
+        champion = registry.require_champion()
+    say(f"Building the Bento of champion v{champion.version}")
+    run_checked(
+        [tool("mlstack-serve"), "build"], "the Bento build", "see the output above", env=env
+    )
+    return champion.version
+
+
+def compose_up(
+    settings: Settings, offline: bool, say: Callable[[str], None]
+) -> tuple[list[Outcome], list[ImageResult]]:
+    """Bring the whole stack up from nothing; each service's outcome and the images built."""
+    root = project_root()
+    host = stack_settings(settings)
+    host.ensure_state_dir()
+    built = [
+        build_support_image(host, MLFLOW, MLFLOW_IMAGE, offline, root),
+        build_support_image(host, DASHBOARD, DASHBOARD_IMAGE, offline, root),
+    ]
+    images = {"mlflow": MLFLOW_IMAGE, "dashboard": DASHBOARD_IMAGE}
+    project = ComposeProject(settings, root, images)
+    services = {s.name: s for s in compose_services(settings)}
+    say("Starting PostgreSQL and MLflow")
+    project.run("up", "-d", "postgres", "mlflow", what="docker-compose up postgres mlflow")
+    outcomes = {
+        name: wait_healthy(project, services[name], HEALTH_TIMEOUT[name])
+        for name in ("postgres", "mlflow")
+    }
+    if outcomes["mlflow"].status != "healthy":
+        return list(outcomes.values()), built
+    version = bootstrap_champion(host, say)
+    api = containerize(host, f"mlstack:v{version}", offline=offline)
+    built.append(api)
+    project = ComposeProject(settings, root, {**images, "api": api.image})
+    say("Starting the API and the dashboard")
+    project.run("up", "-d", what="docker-compose up")
+    for name in ("api", "dashboard"):
+        outcomes[name] = wait_healthy(project, services[name], HEALTH_TIMEOUT[name])
+    return [outcomes[s] for s in services], built
+
+
+def compose_down(settings: Settings, volumes: bool) -> None:
+    project = ComposeProject(settings, project_root(), {})
+    project.run(
+        "down", "--remove-orphans", *(["--volumes"] if volumes else []), what="docker-compose down"
+    )

@@ -1,0 +1,52 @@
+"""The Ansible driver's user errors: clear messages before any host is touched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlstack_core.settings import Settings
+from mlstack_deploy.ansible import PLAYBOOKS, Playbook, export_bento, wheelhouse_archive
+from mlstack_deploy.errors import DeployError
+
+
+def test_playbooks_ship_with_the_repository() -> None:
+    assert (PLAYBOOKS / "deploy.yml").is_file()
+    assert (PLAYBOOKS / "rollback.yml").is_file()
+    assert (PLAYBOOKS / "ansible.cfg").is_file()
+
+
+def test_missing_inventory_names_the_example(tmp_path: Path) -> None:
+    with pytest.raises(DeployError) as error:
+        Playbook("deploy.yml", tmp_path / "nowhere").run()
+    assert "no Ansible inventory" in error.value.cause
+    assert "inventories/example" in error.value.hint
+
+
+def test_unknown_bento_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DeployError) as error:
+        export_bento(Settings(home=tmp_path), "mlstack:v404")
+    # Without the serving package installed the cause is bentoml itself missing.
+    assert "bentoml" in error.value.cause
+    assert "invoke build" in error.value.hint or "uv sync" in error.value.hint
+
+
+def test_empty_wheelhouse_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(DeployError) as error:
+        wheelhouse_archive(Settings(home=tmp_path), tmp_path)
+    assert "no wheels" in error.value.cause
+
+
+def test_wheelhouse_archive_holds_every_file_once(tmp_path: Path) -> None:
+    import tarfile
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "a-1.0-py3-none-any.whl").write_bytes(b"a")
+    (wheels / "requirements.lock.txt").write_text("a==1.0\n")
+    settings = Settings(home=tmp_path / "home")
+    archive = wheelhouse_archive(settings, wheels)
+    with tarfile.open(archive) as tar:
+        assert sorted(tar.getnames()) == ["a-1.0-py3-none-any.whl", "requirements.lock.txt"]
+    assert wheelhouse_archive(settings, wheels) == archive

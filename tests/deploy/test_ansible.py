@@ -1,0 +1,333 @@
+"""`invoke deploy` with real ansible-playbook to three test hosts that behave like VMs.
+
+Two API hosts and one nginx load balancer (systemd-nspawn machines in network namespaces,
+sshd on their own addresses, no internet: they install from the pushed wheelhouse), a real
+PostgreSQL prediction store on this machine's side. The steps run in order on one fleet:
+deploy, rerun, rolling update under load, a release that fails readiness, deploy-rollback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from mlstack_core.registry import ModelRegistry
+from mlstack_core.settings import Settings
+from mlstack_core.testing.postgres import postgres_server
+from tests.deploy.vm_hosts import GATEWAY, SUBNET, VmFleet, vm_fleet
+
+pytestmark = [pytest.mark.deploy, pytest.mark.slow, pytest.mark.timeout(3600)]
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+HOSTS = {"api1": 2, "api2": 3, "lb1": 4}
+API_HOSTS = ("api1", "api2")
+LB = f"https://{SUBNET}.4"
+TOKEN = "deploy-test-token"  # pragma: allowlist secret
+DASHBOARD_PASSWORD = "dashboard-test-password"  # pragma: allowlist secret
+BROKEN = "RuntimeError: this release is broken on purpose"
+ROLLING_SECONDS_MAX = 900
+
+
+def _run(command: list[str], env: dict[str, str], timeout: float = 1800) -> str:
+    done = subprocess.run(
+        command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, f"{command} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def _break_release(env: dict[str, str], bentoml_home: Path, work: Path) -> None:
+    """mlstack:v3: the v2 Bento with a service module that raises at import."""
+    good, broken = work / "v2.bento", work / "v3.bento"
+    bento_env = {**env, "BENTOML_HOME": str(bentoml_home)}
+    _run([str(BIN / "bentoml"), "export", "mlstack:v2", str(good)], bento_env)
+    unpacked = work / "v3"
+    with tarfile.open(good) as tar:
+        tar.extractall(unpacked, filter="data")
+    service = unpacked / "src" / "mlstack_serving" / "service.py"
+    service.write_text(
+        service.read_text() + "\nraise RuntimeError('this release is broken on purpose')\n"
+    )
+    manifest = unpacked / "bento.yaml"
+    manifest.write_text(re.sub(r"(?m)^version: v2$", "version: v3", manifest.read_text()))
+    with tarfile.open(broken, "w:xz") as tar:
+        tar.add(unpacked, arcname=".")
+    _run([str(BIN / "bentoml"), "import", str(broken)], bento_env)
+
+
+@dataclass
+class Site:
+    """The fleet, its inventory, the models to deploy and the production store."""
+
+    fleet: VmFleet
+    inventory: Path
+    env: dict[str, str]
+    store: sa.Engine
+    records: list[dict[str, Any]]
+    cert: Path
+    timings: list[tuple[str, float]] = field(default_factory=list)
+
+    def invoke(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "invoke"), *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+        )
+
+    def deploy(self, bento: str) -> subprocess.CompletedProcess[str]:
+        started = time.monotonic()
+        done = self.invoke(
+            "deploy", "--inventory", str(self.inventory), "--offline", "--bento", bento
+        )
+        self.timings.append((bento, round(time.monotonic() - started, 1)))
+        return done
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(
+            verify=str(self.cert), timeout=30, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+
+    def served_versions(self) -> dict[str, str]:
+        """The model version behind each API host and behind the load balancer."""
+        with self.client() as client:
+            urls = {name: f"http://{self.fleet.hosts[name].address}:3000" for name in API_HOSTS}
+            return {
+                name: client.get(f"{url}/metadata").json()["version"]
+                for name, url in {**urls, "lb": LB}.items()
+            }
+
+    def predict(self, base_url: str) -> dict[str, Any]:
+        with self.client() as client:
+            answer = client.post(f"{base_url}/predict", json={"records": self.records[:1]})
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json()[0])
+
+
+def _models(home: Path, env: dict[str, str], work: Path) -> list[dict[str, Any]]:
+    """Bentos mlstack:v1 and v2 (two registry versions) and a broken mlstack:v3."""
+    _run([str(BIN / "mlstack-train"), "train", "--seed-sample"], env)
+    _run([str(BIN / "mlstack-serve"), "build"], env)
+    _run([str(BIN / "mlstack-train"), "train", "--seed-sample", "--estimator", "linear"], env)
+    _run([str(BIN / "mlstack-train"), "promote", "2", "--reason", "deploy test"], env)
+    _run([str(BIN / "mlstack-serve"), "build"], env)
+    settings = Settings(home=home)
+    _break_release(env, settings.bentoml_home, work)
+    registry = ModelRegistry(settings)
+    return registry.holdout(registry.require_champion())
+
+
+def _certificate(work: Path) -> tuple[Path, Path]:
+    cert, key = work / "tls.crt", work / "tls.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=mlstack-test",
+            "-addext",
+            f"subjectAltName=IP:{SUBNET}.4",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def _inventory(work: Path, fleet: VmFleet, store_port: int, cert: Path, key: Path) -> Path:
+    hosts = {name: {"ansible_host": host.address} for name, host in fleet.hosts.items()}
+    inventory = {
+        "all": {
+            "vars": {
+                "ansible_user": "root",
+                "ansible_ssh_private_key_file": str(fleet.key),
+                "ansible_ssh_common_args": "-o StrictHostKeyChecking=no "
+                "-o UserKnownHostsFile=/dev/null",
+                "ansible_python_interpreter": "/usr/bin/python3",
+                "mlstack_api_token": TOKEN,
+                "mlstack_api_prediction_store_url": (
+                    f"postgresql+psycopg://mlstack@{GATEWAY}:{store_port}/postgres"
+                ),
+                # The API does not talk to MLflow; production settings still name a server.
+                "mlstack_api_tracking_uri": f"http://{GATEWAY}:5000",
+                "mlstack_api_readiness_timeout": 90,
+                "mlstack_lb_tls_certificate": str(cert),
+                "mlstack_lb_tls_key": str(key),
+                "mlstack_lb_dashboard_password": DASHBOARD_PASSWORD,
+            },
+            "children": {
+                "api": {"hosts": {name: hosts[name] for name in API_HOSTS}},
+                "lb": {"hosts": {"lb1": hosts["lb1"]}},
+            },
+        }
+    }
+    path = work / "inventory.yml"
+    path.write_text(json.dumps(inventory, indent=2))
+    return path
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    work = tmp_path_factory.mktemp("ansible")
+    home = work / "home"
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "MLSTACK_HOME": str(home),
+    }
+    records = _models(home, env, work)
+    cert, key = _certificate(work)
+    with (
+        vm_fleet(HOSTS, work / "hosts") as fleet,
+        postgres_server(("127.0.0.1", GATEWAY), f"{SUBNET}.0/24") as port,
+    ):
+        store = sa.create_engine(f"postgresql+psycopg://mlstack@127.0.0.1:{port}/postgres")
+        try:
+            yield Site(fleet, _inventory(work, fleet, port, cert, key), env, store, records, cert)
+        finally:
+            store.dispose()
+
+
+def _recap(output: str) -> dict[str, dict[str, int]]:
+    """PLAY RECAP lines: host → {ok, changed, failed, ...}."""
+    recap = {}
+    for host, counts in re.findall(r"(?m)^(\S+)\s+:\s+(ok=.*)$", output):
+        recap[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", counts)}
+    return recap
+
+
+def test_deploy_serves_the_release_on_every_host_and_through_the_lb(site: Site) -> None:
+    done = site.deploy("mlstack:v1")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+    with site.client() as client:
+        for name in API_HOSTS:
+            ready = client.get(f"http://{site.fleet.hosts[name].address}:3000/readyz")
+            assert ready.status_code == 200
+            user = site.fleet.ssh(
+                name, "ps -o user= -p $(systemctl show -P MainPID mlstack-api)"
+            ).stdout.strip()
+            assert user == "mlstack"
+        assert client.get(f"{LB}/readyz").status_code == 200
+    assert site.served_versions() == {"api1": "1", "api2": "1", "lb": "1"}
+    for name in API_HOSTS:
+        assert site.predict(f"http://{site.fleet.hosts[name].address}:3000")["model_version"] == "1"
+
+    with site.client() as client:
+        assert client.get(f"{LB}/dashboard/").status_code == 401
+        redirect = client.get(f"http://{SUBNET}.4/readyz")
+        assert redirect.status_code == 301
+        assert redirect.headers["location"].startswith("https://")
+    listeners = [line.split() for line in site.fleet.ssh("lb1", "ss -Hltnp").stdout.splitlines()]
+    public = [f for f in listeners if not f[3].startswith(("127.", "[::1]", "[::ffff:127."))]
+    assert {f[3] for f in public} == {f"{SUBNET}.4:22", f"{SUBNET}.4:80", f"{SUBNET}.4:443"}
+    assert all('"nginx"' in f[-1] or '"sshd"' in f[-1] for f in public), public
+
+    answer = site.predict(LB)
+    assert answer["model_version"] == "1"
+    with site.store.connect() as connection:
+        stored = connection.execute(
+            sa.text("SELECT model_version FROM predictions WHERE id = :id"),
+            {"id": answer["prediction_id"]},
+        ).scalar_one()
+    assert stored == "1"
+
+
+def test_rerun_changes_nothing(site: Site) -> None:
+    done = site.deploy("mlstack:v1")
+    assert done.returncode == 0, done.stdout[-4000:]
+    recap = _recap(done.stdout)
+    assert set(recap) == {"api1", "api2", "lb1"}
+    assert all(counts["changed"] == 0 for counts in recap.values()), recap
+
+
+@dataclass
+class Load:
+    """A bounded request loop against the load balancer, counting answers and failures."""
+
+    site: Site
+    answered: int = 0
+    failures: list[str] = field(default_factory=list)
+    versions: set[str] = field(default_factory=set)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        deadline = time.monotonic() + ROLLING_SECONDS_MAX
+        with self.site.client() as client:
+            while not self.stop.is_set() and time.monotonic() < deadline:
+                try:
+                    answer = client.post(f"{LB}/predict", json={"records": self.site.records[:1]})
+                except httpx.HTTPError as exc:
+                    self.failures.append(repr(exc))
+                    continue
+                if answer.status_code == 200:
+                    self.answered += 1
+                    self.versions.add(answer.json()[0]["model_version"])
+                else:
+                    self.failures.append(f"{answer.status_code} {answer.text[:200]}")
+
+
+def test_rolling_update_answers_every_request(site: Site) -> None:
+    load = Load(site)
+    loop = threading.Thread(target=load.run)
+    loop.start()
+    try:
+        done = site.deploy("mlstack:v2")
+    finally:
+        load.stop.set()
+        loop.join(timeout=60)
+    print(
+        f"rolling update: {load.answered} answered, {len(load.failures)} failed; "
+        f"deploy times (s): {site.timings}"
+    )
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert load.failures == []
+    assert load.answered > 0
+    assert load.versions == {"1", "2"}
+    assert site.served_versions() == {"api1": "2", "api2": "2", "lb": "2"}
+
+
+def test_release_that_fails_readiness_is_rolled_back(site: Site) -> None:
+    done = site.deploy("mlstack:v3")
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert "api1: release mlstack:v3 did not become ready" in output
+    assert BROKEN in output
+    assert "Rolled back to mlstack-v2" in output
+    assert site.served_versions() == {"api1": "2", "api2": "2", "lb": "2"}
+    site.predict(LB)
+
+
+def test_deploy_rollback_returns_every_host_to_the_first_release(site: Site) -> None:
+    done = site.invoke("deploy-rollback", "--inventory", str(site.inventory))
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert site.served_versions() == {"api1": "1", "api2": "1", "lb": "1"}
+    assert site.predict(LB)["model_version"] == "1"
