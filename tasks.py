@@ -160,30 +160,56 @@ def bench(c: Context, seconds: int = 10, only: str | None = None, rows: int = 1_
     help={
         "window": "Minutes to look back (default MLSTACK_MONITOR_WINDOW_MINUTES).",
         "json": "Print the report as JSON.",
+        "retrain": "On a drift or quality alert with enough labelled rows, retrain (and serve).",
     }
 )
-def monitor(c: Context, window: int | None = None, json: bool = False) -> None:
+def monitor(
+    c: Context, window: int | None = None, json: bool = False, retrain: bool = False
+) -> None:
     """Drift, latency and live quality of the served model; exit 1 when an alert fires."""
-    c.run("mlstack-monitor check" + _opt("--window", window) + (" --json" if json else ""))
+    c.run(
+        "mlstack-monitor check"
+        + _opt("--window", window)
+        + (" --json" if json else "")
+        + (" --retrain" if retrain else "")
+    )
 
 
 @task(
     help={
         "n": "Number of requests (each 1-5 records).",
         "drift": "Shift a few features away from the training distribution.",
+        "truth_changes": "The shifted rows' ground truth follows a new rule (implies --drift).",
         "feedback_share": "Share of answers that get ground truth (default 0.5).",
     }
 )
 def simulate_traffic(
-    c: Context, n: int = 200, drift: bool = False, feedback_share: float | None = None
+    c: Context,
+    n: int = 200,
+    drift: bool = False,
+    truth_changes: bool = False,
+    feedback_share: float | None = None,
 ) -> None:
     """Replay the champion's held-out rows against the API, with feedback for a share."""
     c.run(
         f"mlstack-monitor simulate -n {int(n)}"
         + (" --drift" if drift else "")
+        + (" --truth-changes" if truth_changes else "")
         + _opt("--feedback-share", feedback_share),
         pty=False,
     )
+
+
+@task(
+    help={
+        "data": "A new file of labelled rows to add to the champion's training data.",
+        "json": "Print the outcome as JSON.",
+    }
+)
+def retrain(c: Context, data: str | None = None, json: bool = False) -> None:
+    """Train a challenger on the champion's data plus the labelled traffic since it was
+    trained, gate it on recent traffic, and when promoted build it and move the API to it."""
+    c.run("mlstack-train retrain" + _opt("--data", data) + (" --json" if json else ""), pty=False)
 
 
 @task(help={"port": "Port (default MLSTACK_DASHBOARD_PORT)."})

@@ -84,7 +84,9 @@ def test_pages_with_healthy_traffic(champion: Champion) -> None:
     versions = models.dataframe[0].value
     assert list(versions["version"]) == [1]
     assert versions["aliases"].iloc[0] == "champion"
-    history = models.dataframe[1].value
+    origins = models.dataframe[1].value
+    assert origins[["version", "trained on"]].iloc[0].tolist() == [1, "not recorded"]
+    history = models.dataframe[2].value
     assert history[["action", "version", "reason"]].iloc[0].tolist() == [
         "promote",
         1,

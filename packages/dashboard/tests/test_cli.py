@@ -20,8 +20,10 @@ from mlstack_dashboard.simulate import shift_record, shifted_features
 CLI = str(VENV_BIN / "mlstack-monitor")
 
 
-def monitor(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=120, check=False)
+def monitor(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -74,6 +76,34 @@ def test_check_exits_1_on_drift_and_posts_the_webhook(
     (posted,) = received
     assert posted["alerts"][0]["rule"] == "drift"
     assert posted["champion_version"] == 1
+
+
+def test_check_retrain_is_not_needed_without_an_alert(champion: Champion) -> None:
+    champion.write(churn_frame(300, seed=6), feedback_share=0.5)
+    result = monitor("check", "--retrain", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["retrain"] == {
+        "status": "not needed",
+        "detail": "no drift or quality alert fired",
+    }
+
+
+def test_check_retrain_on_drift_reports_its_outcome_in_the_webhook(
+    champion: Champion, webhook: tuple[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No labelled rows here: the retrain is triggered by the drift alert, refuses (or, where
+    the training package is not installed, cannot start), and the payload says which and why."""
+    url, received = webhook
+    monkeypatch.setenv("MLSTACK_ALERT_WEBHOOK_URL", url)
+    champion.write(churn_frame(400, seed=8, shift=1.5))
+    result = monitor("check", "--retrain", "--json", timeout=600)  # runs mlstack-train too
+    assert result.returncode == 1, result.stderr
+    (posted,) = received
+    retrain = posted["retrain"]
+    assert retrain == json.loads(result.stdout)["retrain"]
+    assert retrain["triggered_by"] == ["drift"]
+    assert retrain["status"] in ("skipped", "failed")
+    assert retrain["detail"].startswith("error:")
 
 
 def test_check_reports_a_broken_webhook_cleanly(

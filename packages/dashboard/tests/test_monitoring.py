@@ -14,7 +14,7 @@ from mlstack_core.store import PredictionRecord, PredictionStore
 from mlstack_core.testing.servers import free_port
 from mlstack_dashboard.alerts import QualitySummary, drift_alert, latency_alert, quality_alert
 from mlstack_dashboard.drift import detect_drift
-from mlstack_dashboard.monitoring import Monitor, bucket_seconds
+from mlstack_dashboard.monitoring import Monitor, bucket_seconds, span_bucket_seconds
 from mlstack_dashboard.queries import LatencySummary, StoreReader
 
 
@@ -43,7 +43,7 @@ def test_same_distribution_rarely_drifts_and_never_alerts(settings: Settings) ->
     often as chance allows, and the share rule does not fire."""
     reference = churn_frame(2000, seed=1)
     results = [
-        detect_drift(reference, churn_frame(800, seed=seed), SPEC, settings.drift_pvalue)
+        detect_drift(reference, churn_frame(800, seed=seed), SPEC, settings)
         for seed in range(100, 120)
     ]
     tests = [f for r in results for f in r.features]
@@ -58,26 +58,55 @@ def test_shifted_distribution_gives_a_drift_alert(settings: Settings, seed: int)
         churn_frame(2000, seed=1),
         churn_frame(800, seed=seed, shift=1.0),
         SPEC,
-        settings.drift_pvalue,
+        settings,
     )
     assert {f.name for f in result.drifted} >= {"age", "charges", "calls", "plan"}
     shifted = [f for f in result.features if f.name in {"age", "charges", "calls", "plan"}]
-    assert all(f.p_value < 1e-6 for f in shifted)
+    assert all(f.score < 1e-6 and f.measure == "p-value" for f in shifted)
     alert = drift_alert(result, settings)
     assert alert is not None
     assert alert.value >= 0.8
     assert "features drifted (p < 0.05): age, charges, calls, plan" in alert.message
 
 
+def test_unshifted_features_are_not_flagged_at_5000_rows(settings: Settings) -> None:
+    """Thousands of rows: distances (Wasserstein, Jensen-Shannon) replace p-values, so the
+    features that did not move are not reported, and the ones that did still are."""
+    current = churn_frame(5000, seed=31, shift=1.0)
+    unshifted = churn_frame(5000, seed=32)
+    current["region"] = unshifted["region"]
+    result = detect_drift(churn_frame(5000, seed=1), current, SPEC, settings)
+    assert result.rule.measure == "distance"
+    assert {f.method for f in result.features} == {"wasserstein", "jensenshannon"}
+    assert {f.name for f in result.drifted} == {"age", "charges", "calls", "plan"}
+    calm = detect_drift(churn_frame(5000, seed=1), unshifted, SPEC, settings)
+    assert calm.drifted == ()
+    assert all(f.score < settings.drift_distance_threshold / 2 for f in calm.features)
+    assert drift_alert(calm, settings) is None
+
+
+def test_p_value_tests_alone_would_flag_unshifted_features_at_scale(settings: Settings) -> None:
+    """Why the size-aware rule: the same unshifted-but-slightly-different data, tested with
+    p-values at 5,000 rows, flags features that a person would not call drifted."""
+    reference = churn_frame(5000, seed=1)
+    nudged = churn_frame(5000, seed=33)
+    # Plan shares 50/30/20 become 46/31/23: a few points, not a change worth a retrain.
+    rng = np.random.default_rng(34)
+    nudged["plan"] = rng.choice(["basic", "plus", "pro"], 5000, p=[0.46, 0.31, 0.23])
+    strict = settings.model_copy(update={"drift_distance_min_rows": 100_000})
+    assert "plan" in {f.name for f in detect_drift(reference, nudged, SPEC, strict).drifted}
+    assert "plan" not in {f.name for f in detect_drift(reference, nudged, SPEC, settings).drifted}
+
+
 def test_drift_needs_enough_rows_and_skips_empty_columns(settings: Settings) -> None:
     current = churn_frame(50, seed=3, shift=2.0)
     current["region"] = None
-    result = detect_drift(churn_frame(2000, seed=1), current, SPEC, settings.drift_pvalue)
+    result = detect_drift(churn_frame(2000, seed=1), current, SPEC, settings)
     assert result.skipped == ()
     assert "region" in {f.name for f in result.features}
     assert drift_alert(result, settings) is None, "50 rows is below MLSTACK_MONITOR_MIN_ROWS"
     missing = churn_frame(200, seed=3).drop(columns=["charges"])
-    result = detect_drift(churn_frame(2000, seed=1), missing, SPEC, settings.drift_pvalue)
+    result = detect_drift(churn_frame(2000, seed=1), missing, SPEC, settings)
     assert result.skipped == ("charges",)
 
 
@@ -209,6 +238,16 @@ def test_bucket_width_keeps_charts_small() -> None:
     assert bucket_seconds(60 * 24 * 30) == 3 * 3600
     for minutes in (1, 15, 60, 360, 1440, 10080, 100000):
         assert minutes * 60 / bucket_seconds(minutes) <= 240
+
+
+def test_buckets_follow_the_span_of_the_data() -> None:
+    """Seconds for a burst, minutes for an hour, an hour or so for a day."""
+    assert span_bucket_seconds(6) == 1
+    assert span_bucket_seconds(90) == 2
+    assert span_bucket_seconds(3600) == 60
+    assert span_bucket_seconds(86400) == 1800
+    for span in (0, 5, 59, 600, 3600, 86400, 7 * 86400):
+        assert span / span_bucket_seconds(span) <= 60
 
 
 def test_latency_summary_of_nothing_is_zero() -> None:

@@ -29,6 +29,11 @@ MODEL_ARTIFACT = "model"
 SPEC_METADATA = "mlstack_spec"
 BENTO_NAME = "mlstack"
 MODEL_REQUIREMENTS = ("scikit-learn", "skops", "pandas", "numpy", "scipy")
+# What a version was trained on (training writes them, the Models page reads them).
+DATA_CARD_ARTIFACT = "data/card.json"
+DATA_SNAPSHOT_ARTIFACT = "data/training.parquet"
+DATA_ORIGIN_TAG = "mlstack.data.origin"
+RETRAIN_FROM_TAG = "mlstack.retrain.from"
 
 
 def experiment_id(settings: Settings) -> str:

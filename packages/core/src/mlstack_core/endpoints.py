@@ -19,6 +19,8 @@ FEEDBACK_PATH = "/feedback"
 METADATA_PATH = "/metadata"
 MLFLOW_HEALTH_PATH = "/health"
 DASHBOARD_HEALTH_PATH = "/_stcore/health"
+# Printed by an API server started to replace another once it is ready to take the port.
+WAITING_FOR_PORT = "ready; waiting for the port to be free"
 
 
 def api_url(settings: Settings) -> str:

@@ -11,11 +11,17 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 POLL_SECONDS = 0.25
 PROC = Path("/proc")
+
+
+def console_script(name: str) -> str:
+    """A console script of this environment (the venv's bin), whatever PATH says."""
+    return str(Path(sys.executable).parent / name)
 
 
 def _parents() -> dict[int, tuple[int, str]]:

@@ -98,6 +98,14 @@ class Settings(BaseSettings):
     monitor_min_feedback: int = Field(default=30, ge=1)
     drift_max_rows: int = Field(default=5000, ge=100)
 
+    # Progressive training and size-aware drift (issue 11).
+    snapshot_max_mb: float = Field(default=50.0, ge=0.0)
+    retrain_min_rows: int = Field(default=100, ge=1)
+    retrain_recent_share: float = Field(default=0.3, gt=0.0, lt=1.0)
+    retrain_confidence: float = Field(default=0.95, ge=0.5, lt=1.0)
+    drift_distance_min_rows: int = Field(default=1000, ge=1)
+    drift_distance_threshold: float = Field(default=0.1, gt=0.0)
+
     @model_validator(mode="after")
     def _production_is_explicit(self) -> Settings:
         if self.env != "production":

@@ -60,7 +60,7 @@ def drift_alert(result: DriftResult | None, settings: Settings) -> Alert | None:
         rule="drift",
         message=(
             f"{len(result.drifted)} of {len(result.features)} features drifted "
-            f"(p < {settings.drift_pvalue}): {names}"
+            f"({result.rule.describe()}): {names}"
         ),
         value=result.share,
         threshold=settings.drift_share_alert,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
-from typing import TYPE_CHECKING, Annotated
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -28,12 +30,17 @@ def check(
         typer.Option(min=1, help="Minutes to look back (MLSTACK_MONITOR_WINDOW_MINUTES)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    retrain: Annotated[
+        bool,
+        typer.Option(help="On a drift or quality alert, retrain (and serve the new champion)."),
+    ] = False,
 ) -> None:
     """Print the monitoring report; exit 0 when healthy, 1 when an alert fires."""
     from mlstack_dashboard.alerts import post_webhook
     from mlstack_dashboard.monitoring import Monitor
+    from mlstack_dashboard.retraining import retrain_on_alert
 
-    def run(settings: Settings) -> MonitoringReport:
+    def run(settings: Settings) -> tuple[MonitoringReport, dict[str, Any]]:
         from mlstack_core.registry import ensure_reachable
 
         ensure_reachable(settings)
@@ -42,16 +49,34 @@ def check(
             report = monitor.report(window)
         finally:
             monitor.close()
+        payload = report.to_dict()
+        if retrain:
+            payload["retrain"] = retrain_on_alert(report, settings)
         if report.alerts and settings.alert_webhook_url:
-            post_webhook(settings.alert_webhook_url, report.to_json())
-        return report
+            post_webhook(settings.alert_webhook_url, json.dumps(payload, default=str))
+        return report, payload
 
-    report = guarded(run)
+    report, payload = guarded(run)
     if as_json:
-        console.print_json(report.to_json())
+        sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
     else:
         _print_report(report)
+        if "retrain" in payload:
+            _print_retrain(payload["retrain"])
     raise typer.Exit(0 if report.healthy else 1)
+
+
+def _print_retrain(outcome: dict[str, Any]) -> None:
+    status = outcome["status"]
+    line = f"[bold]retrain[/]: {status}"
+    if "challenger" in outcome:
+        line += f" (v{outcome['challenger']}): {outcome['reason']}"
+    elif "detail" in outcome:
+        line += f": {outcome['detail']}"
+    console.print(line, highlight=False, soft_wrap=True)
+    api = outcome.get("api")
+    if api:
+        console.print(f"API: {api.get('detail', '')}", highlight=False, soft_wrap=True)
 
 
 def _print_report(report: MonitoringReport) -> None:
@@ -76,10 +101,13 @@ def _print_report(report: MonitoringReport) -> None:
             f"(offline {reference}, {report.quality.labelled} labelled)"
         )
     if report.drift is not None:
-        table = Table("feature", "kind", "test", "p-value", "drifted", title="Drift")
+        rule = report.drift.rule
+        table = Table(
+            "feature", "kind", "test", rule.measure, "drifted", title=f"Drift ({rule.describe()})"
+        )
         for f in report.drift.features:
             table.add_row(
-                f.name, f.kind, f.method, f"{f.p_value:.2e}", "[red]yes[/]" if f.drifted else "no"
+                f.name, f.kind, f.method, f"{f.score:.3g}", "[red]yes[/]" if f.drifted else "no"
             )
         console.print(table)
     elif report.drift_reason:
@@ -96,6 +124,12 @@ def simulate(
         int, typer.Option("-n", "--requests", min=1, help="Requests to send.")
     ] = 200,
     drift: Annotated[bool, typer.Option(help="Shift a few features away from training.")] = False,
+    truth_changes: Annotated[
+        bool,
+        typer.Option(
+            help="The ground truth of the shifted rows follows a new rule (implies --drift)."
+        ),
+    ] = False,
     feedback_share: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share of answers that get ground truth.")
     ] = 0.5,
@@ -119,6 +153,7 @@ def simulate(
                 return simulator.run(
                     requests,
                     drift=drift,
+                    truth_changes=truth_changes,
                     feedback_share=feedback_share,
                     seed=seed,
                     on_progress=lambda done: progress.update(bar, completed=done),

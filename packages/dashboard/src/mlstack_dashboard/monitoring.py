@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from mlstack_core.artifacts import RETRAIN_FROM_TAG
 from mlstack_core.errors import MlstackError
 from mlstack_core.profile import ReferenceProfile
 from mlstack_core.registry import AliasEvent, ModelRegistry, VersionInfo
@@ -41,6 +42,19 @@ from mlstack_dashboard.queries import (
 MAX_BUCKETS = 240
 TRAIN_HINT = "run `uv run invoke train --seed-sample` (or `uv run invoke up`)"
 TRAFFIC_HINT = "run `uv run invoke simulate-traffic`"
+
+
+SPAN_WIDTHS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 3 * 3600, 6 * 3600, 86400)
+SPAN_BUCKETS = 60
+
+
+def span_bucket_seconds(span_seconds: float, buckets: int = SPAN_BUCKETS) -> int:
+    """A round bucket width following the data's span: seconds for a burst of a few
+    seconds, minutes for an hour, an hour or so for a day (at most `buckets` buckets)."""
+    for width in SPAN_WIDTHS:
+        if span_seconds / width <= buckets:
+            return width
+    return 7 * 86400
 
 
 def bucket_seconds(window_minutes: int, max_buckets: int = MAX_BUCKETS) -> int:
@@ -116,6 +130,7 @@ class MonitoringReport:
             drift = {
                 "share": self.drift.share,
                 "drifted": [f.name for f in self.drift.drifted],
+                "rule": asdict(self.drift.rule),
                 "features": [asdict(f) for f in self.drift.features],
                 "skipped": list(self.drift.skipped),
                 "reference_rows": self.drift.reference_rows,
@@ -192,6 +207,11 @@ class Monitor:
     def history(self) -> list[AliasEvent]:
         return self.registry.history()
 
+    def last_retrain(self) -> VersionInfo | None:
+        """The newest version trained by a retrain (its tags say from what and the decision)."""
+        retrained = [v for v in self.registry.versions() if RETRAIN_FROM_TAG in v.tags]
+        return retrained[0] if retrained else None
+
     def run_metrics(self, info: VersionInfo) -> dict[str, float]:
         return self.registry.run_metrics(info.run_id) if info.run_id else {}
 
@@ -207,20 +227,28 @@ class Monitor:
     def latency(self, window_minutes: int) -> LatencySummary:
         return self.reader.latency(self.since(window_minutes))
 
+    @staticmethod
+    def span_width(totals: WindowTotals) -> int:
+        """The bucket width for the span of the window's data (not of the window itself)."""
+        if totals.first_at is None or totals.last_at is None:
+            return 1
+        return span_bucket_seconds((totals.last_at - totals.first_at).total_seconds())
+
     def traffic(self, window_minutes: int, regression: bool) -> TrafficView:
         """The Traffic page's queries, run side by side (each waits on the database)."""
         since = self.since(window_minutes)
-        width = bucket_seconds(window_minutes)
         reader = self.reader
+        window_totals = reader.totals(since)
+        width = self.span_width(window_totals)
+        first, last = window_totals.first_at or since, window_totals.last_at
         with ThreadPoolExecutor(max_workers=5) as pool:
-            totals = pool.submit(reader.totals, since)
-            buckets = pool.submit(reader.traffic, since, width)
+            buckets = pool.submit(reader.traffic, first, width, last)
             latency = pool.submit(reader.latency, since)
             labels = pool.submit(lambda: [] if regression else reader.label_counts(since))
             values = pool.submit(lambda: reader.value_histogram(since) if regression else [])
             versions = pool.submit(reader.versions, since)
             return TrafficView(
-                totals=totals.result(),
+                totals=window_totals,
                 buckets=buckets.result(),
                 bucket_seconds=width,
                 latency=latency.result(),
@@ -255,13 +283,15 @@ class Monitor:
                 reference,
             )
         else:
-            result = detect_drift(reference, current, profile.spec, self.settings.drift_pvalue)
+            result = detect_drift(reference, current, profile.spec, self.settings)
             check = DriftCheck(result, None, current, reference)
         self._drift[window_minutes] = (signature, check)
         return check
 
     def quality_buckets(self, window_minutes: int) -> list[QualityBucket]:
-        return self.reader.quality(self.since(window_minutes), bucket_seconds(window_minutes))
+        """Live quality per bucket, the buckets following the span of the window's data."""
+        since = self.since(window_minutes)
+        return self.reader.quality(since, self.span_width(self.reader.totals(since)))
 
     def quality(
         self, buckets: list[QualityBucket], champion: ChampionState
@@ -284,9 +314,16 @@ class Monitor:
         )
 
     def report(
-        self, window_minutes: int | None = None, champion: ChampionState | None = None
+        self,
+        window_minutes: int | None = None,
+        champion: ChampionState | None = None,
+        *,
+        with_drift: bool = True,
     ) -> MonitoringReport:
-        """The full check: totals, latency, drift, quality and which alerts fire."""
+        """The full check: totals, latency, drift, quality and which alerts fire.
+
+        Without drift (the Overview's first, fast pass) only the SQL aggregates run.
+        """
         window = window_minutes or self.settings.monitor_window_minutes
         champion = champion or self.champion()
         # The SQL aggregates wait on the database (the driver releases the GIL) while Evidently
@@ -295,7 +332,11 @@ class Monitor:
             totals_job = pool.submit(self.totals, window)
             latency_job = pool.submit(self.latency, window)
             buckets_job = pool.submit(self.quality_buckets, window)
-            drift = self.drift(window, champion)
+            if with_drift:
+                drift = self.drift(window, champion)
+            else:
+                empty = pd.DataFrame()
+                drift = DriftCheck(None, "not checked in this pass", empty, empty)
             totals, latency, buckets = (
                 totals_job.result(),
                 latency_job.result(),

@@ -3,7 +3,10 @@
 With `drift`, a few features are shifted (numbers by two reference standard deviations, one
 category forced to its rarest training value), so the Drift page and `mlstack-monitor check`
 have something to find. Ground truth for a share of the answers goes to `/feedback`, which
-is what the Quality page reads.
+is what the Quality page reads. With `changed_truth` as well, the ground truth of the shifted
+rows follows a new rule (a real change in the world, not only in the inputs): the label
+depends on the first shifted number, so a model retrained on the feedback can learn it.
+Rows are replayed in a shuffled order without repeats, as distinct customers would come.
 """
 
 from __future__ import annotations
@@ -45,6 +48,30 @@ class SimulationResult:
 def shifted_features(spec: DatasetSpec) -> tuple[str, ...]:
     """Which features `--drift` moves: the first few numeric ones and one categorical."""
     return (*spec.numeric[:SHIFTED_NUMERIC], *spec.categorical[:1])
+
+
+def changed_truth(
+    record: dict[str, Any], truth: Any, profile: ReferenceProfile, features: tuple[str, ...]
+) -> Any:
+    """The ground truth of a shifted record in the changed world.
+
+    Classifiers: the last class above the shifted median of the first shifted number, the
+    first class below it. Regressors: the old value plus the target's interquartile range.
+    """
+    numeric = next((n for n in features if n in profile.numeric), None)
+    if numeric is None or truth is None:
+        return truth
+    if not profile.spec.is_classification:
+        spread = profile.target_distribution
+        return float(truth) + spread.get("q75", 0.0) - spread.get("q25", 0.0)
+    stats = profile.numeric[numeric]
+    value = record.get(numeric)
+    median = stats.quantiles.get("q50")
+    classes = profile.spec.classes
+    if value is None or median is None or stats.std is None or not classes:
+        return truth
+    above = float(value) > median + SHIFT_STDS * stats.std
+    return classes[-1] if above else classes[0]
 
 
 def shift_record(
@@ -98,6 +125,7 @@ class TrafficSimulator:
         requests: int,
         *,
         drift: bool = False,
+        truth_changes: bool = False,
         feedback_share: float = 0.5,
         batch: int = 5,
         seed: int = 0,
@@ -113,16 +141,21 @@ class TrafficSimulator:
                 f"model version {champion.version} has no held-out rows to replay",
                 "retrain with `uv run invoke train` so the run logs reference/holdout.json",
             )
-        profile = registry.profile(champion) if drift else None
-        moved = shifted_features(spec) if drift else ()
+        profile = registry.profile(champion) if drift or truth_changes else None
+        moved = shifted_features(spec) if drift or truth_changes else ()
         self._check_api()
         rng = random.Random(seed)
+        order = rows[:]
+        rng.shuffle(order)
+        cursor = 0
         started = time.perf_counter()
         predictions = feedback = failed = 0
         version: str | None = None
         first_error: str | None = None
         for sent in range(1, requests + 1):
-            picked = [rng.choice(rows) for _ in range(rng.randint(1, batch))]
+            size = rng.randint(1, batch)
+            picked = [order[(cursor + i) % len(order)] for i in range(size)]
+            cursor += size
             records = [{k: row.get(k) for k in spec.feature_names} for row in picked]
             if profile is not None:
                 records = [shift_record(r, profile, moved) for r in records]
@@ -133,9 +166,11 @@ class TrafficSimulator:
                 continue
             answers: list[dict[str, Any]] = response.json()
             predictions += len(answers)
-            for answer, row in zip(answers, picked, strict=True):
+            for answer, row, record in zip(answers, picked, records, strict=True):
                 version = str(answer.get("model_version", version))
                 truth = row.get(spec.target)
+                if truth_changes and profile is not None:
+                    truth = changed_truth(record, truth, profile, moved)
                 if truth is None or rng.random() >= feedback_share:
                     continue
                 actual = str(truth) if spec.is_classification else float(truth)

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, NoReturn
 
 import streamlit as st
 
 from mlstack_core.errors import MlstackError
 from mlstack_core.settings import Settings, load_settings
 from mlstack_core.store import display_url
+from mlstack_dashboard.app import PALETTE_PRIMARY
 from mlstack_dashboard.monitoring import TRAFFIC_HINT, Monitor
 
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
 WINDOWS = (15, 60, 360, 1440, 10080)
+# Blues, teal and greys for data; red is kept for alerts (a person reads red as an error).
+PALETTE = (PALETTE_PRIMARY, "#0d9488", "#64748b", "#7c3aed", "#0891b2", "#94a3b8", "#1e40af")
 
 
 def _stop_with(exc: MlstackError) -> NoReturn:
@@ -68,3 +75,30 @@ def _label(minutes: int) -> str:
 
 def no_predictions(window_minutes: int) -> None:
     st.info(f"No predictions in the last {window_minutes} minutes: {TRAFFIC_HINT}")
+
+
+def time_format(bucket_seconds: int) -> str:
+    """Tick labels that read like times for the bucket width (never sub-second ticks)."""
+    if bucket_seconds < 60:
+        return "%H:%M:%S"
+    if bucket_seconds < 86400:
+        return "%H:%M"
+    return "%b %d"
+
+
+def time_axis(figure: go.Figure, bucket_seconds: int, starts: list[datetime]) -> go.Figure:
+    """Readable time ticks, and half a bucket of room either side so one bar is a bar."""
+    figure.update_xaxes(tickformat=time_format(bucket_seconds), hoverformat="%Y-%m-%d %H:%M:%S")
+    if starts:
+        pad = timedelta(seconds=bucket_seconds)
+        figure.update_xaxes(range=[min(starts) - pad, max(starts) + pad])
+    return figure
+
+
+def bucket_label(bucket_seconds: int) -> str:
+    """'1 s', '5 min', '1 h': what one point of a time chart covers."""
+    if bucket_seconds < 60:
+        return f"{bucket_seconds} s"
+    if bucket_seconds < 3600:
+        return f"{bucket_seconds // 60} min"
+    return f"{bucket_seconds // 3600} h"

@@ -15,10 +15,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlstack_core.processes import console_script as tool
 from mlstack_core.settings import Settings
 from mlstack_deploy.containers_cli import champion_bento
 from mlstack_deploy.errors import DeployError
-from mlstack_deploy.services import tool
 
 PLAYBOOKS = Path(__file__).resolve().parents[4] / "ansible"
 

@@ -26,6 +26,7 @@ from mlstack_core.artifacts import BENTO_NAME
 from mlstack_core.cli import fail, guarded, make_app
 from mlstack_core.endpoints import is_healthy
 from mlstack_core.errors import MlstackError, RegistryUnreachableError
+from mlstack_core.processes import console_script as tool
 from mlstack_core.processes import stop_group
 from mlstack_core.settings import Settings
 from mlstack_deploy.services import (
@@ -34,7 +35,6 @@ from mlstack_deploy.services import (
     api_service,
     example_request,
     predict_curl,
-    tool,
 )
 from mlstack_deploy.supervisor import Outcome, Supervisor
 
@@ -267,7 +267,10 @@ def _supervise(run: StackRun, degraded: bool) -> None:
     alive = dict(run.started)
     while alive and not stopping:
         for name, process in list(alive.items()):
-            if process.poll() is not None:
+            if process.poll() is not None and _moved(run, name, process):
+                console.print(f"{name} was moved to a new process (`mlstack reload-api`)")
+                del alive[name]
+            elif process.poll() is not None:
                 err.print(
                     f"[red]{name} exited with code {process.returncode}[/]: "
                     f"`uv run invoke logs {name}` shows why"
@@ -278,6 +281,37 @@ def _supervise(run: StackRun, degraded: bool) -> None:
     console.print("stopping…")
     run.stop_started()
     raise typer.Exit(DEGRADED if degraded else 0)
+
+
+def _moved(run: StackRun, name: str, process: subprocess.Popen[bytes]) -> bool:
+    """Whether the service that `process` was now runs in another recorded process."""
+    state = run.supervisor.state(name)
+    return state is not None and state.pid != process.pid
+
+
+@app.command("reload-api")
+def reload_api(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+) -> None:
+    """Move the running API to the champion's Bento (after a promotion); no-op when it is down.
+
+    Exit 0 when moved or nothing was running, 3 when the new API did not become healthy.
+    """
+    from mlstack_deploy.swap import swap_api
+
+    settings = _settings()
+    result = swap_api(settings)
+    failed = result.status == "failed"
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+    elif result.status == "moved":
+        console.print(
+            f"{result.detail}: requests were refused for {result.refused_seconds:.1f} s "
+            f"(total {result.seconds:.1f} s)"
+        )
+    else:
+        (err if failed else console).print(result.detail, highlight=False, soft_wrap=True)
+    raise typer.Exit(DEGRADED if failed else 0)
 
 
 @app.command()

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlstack_core.endpoints import API_READY_PATH, DASHBOARD_HEALTH_PATH, MLFLOW_HEALTH_PATH
+from mlstack_core.processes import console_script as tool
 from mlstack_core.settings import Settings
 from mlstack_deploy.containers import ImageResult, containerize, docker_client
 from mlstack_deploy.images import DASHBOARD, MLFLOW, build_support_image, project_root
-from mlstack_deploy.services import Service, tool
+from mlstack_deploy.services import Service
 from mlstack_deploy.steps import run_checked
 from mlstack_deploy.supervisor import Outcome, Status, failure_from_log
 

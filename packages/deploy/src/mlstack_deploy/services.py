@@ -6,7 +6,6 @@ exactly what `invoke serve`, `invoke dashboard` or `invoke mlflow` would start b
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,12 +15,8 @@ from mlstack_core.endpoints import (
     MLFLOW_HEALTH_PATH,
     mlflow_remote_url,
 )
+from mlstack_core.processes import console_script
 from mlstack_core.settings import Settings
-
-
-def tool(name: str) -> str:
-    """A console script of this environment (the venv's bin), whatever PATH says."""
-    return str(Path(sys.executable).parent / name)
 
 
 @dataclass(frozen=True)
@@ -69,7 +64,7 @@ def mlflow_service(settings: Settings) -> Service:
     """The MLflow UI: a local server over the SQLite store, or the remote tracking server."""
     uri = settings.mlflow_tracking_uri
     command = [
-        tool("mlflow"),
+        console_script("mlflow"),
         "server",
         "--backend-store-uri",
         uri,
@@ -100,7 +95,7 @@ def api_service(settings: Settings) -> Service:
     return Service(
         name="api",
         title="Prediction API",
-        command=[tool("mlstack-serve"), "serve"],
+        command=[console_script("mlstack-serve"), "serve"],
         host=settings.api_host,
         port=settings.api_port,
         health_path=API_READY_PATH,
@@ -113,7 +108,7 @@ def dashboard_service(settings: Settings) -> Service:
     return Service(
         name="dashboard",
         title="Dashboard",
-        command=[tool("mlstack-monitor"), "dashboard"],
+        command=[console_script("mlstack-monitor"), "dashboard"],
         host="127.0.0.1",
         port=settings.dashboard_port,
         health_path=DASHBOARD_HEALTH_PATH,

@@ -111,9 +111,14 @@ class Supervisor:
             fix=f"set {service.port_setting} to a free port, or stop that process",
         )
 
-    def launch(self, service: Service) -> subprocess.Popen[bytes] | Outcome:
-        """Start `service` in a new session (its own process group), logging to a file."""
-        busy = self.busy_port(service)
+    def launch(
+        self, service: Service, *, port_may_be_busy: bool = False
+    ) -> subprocess.Popen[bytes] | Outcome:
+        """Start `service` in a new session (its own process group), logging to a file.
+
+        `port_may_be_busy` is for a replacement that waits for the port itself.
+        """
+        busy = None if port_may_be_busy else self.busy_port(service)
         if busy is not None:
             return busy
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -148,8 +153,12 @@ class Supervisor:
             log=str(log),
             started_at=datetime.now(UTC).isoformat(),
         )
-        self._state_path(service.name).write_text(json.dumps(asdict(state)))
+        self.record(state)
         return process
+
+    def record(self, state: RunState) -> None:
+        """Remember `state` as the running process of its service."""
+        self._state_path(state.name).write_text(json.dumps(asdict(state)))
 
     def wait_healthy(
         self, service: Service, process: subprocess.Popen[bytes], timeout: float

@@ -76,10 +76,9 @@ class ModelImporter:
 
     def ensure(self, info: VersionInfo) -> tuple[str, bool]:
         """The model's tag in the store, and whether it was already there."""
+        import bentoml
         import mlflow
         from bentoml.exceptions import NotFound
-
-        import bentoml
 
         tag = model_tag(self.settings, info.version)
         try:
@@ -145,9 +144,8 @@ class BentoBuilder:
             )
 
     def build(self) -> BuildResult:
-        from bentoml.exceptions import NotFound
-
         import bentoml
+        from bentoml.exceptions import NotFound
 
         champion = self.importer.registry.require_champion()
         tag, model_reused = self.importer.ensure(champion)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +13,7 @@ import typer
 from rich.console import Console
 
 from mlstack_core.cli import fail, guarded, make_app
+from mlstack_core.endpoints import WAITING_FOR_PORT
 from mlstack_core.errors import (
     ConfigError,
     MlstackError,
@@ -20,6 +23,7 @@ from mlstack_core.errors import (
 )
 from mlstack_core.settings import COMPOSE_HINT, Settings
 
+PORT_POLL_SECONDS = 0.02
 app = make_app("Build and serve the champion model with BentoML.")
 console = Console(stderr=True)
 
@@ -79,10 +83,10 @@ def _check_store(settings: Settings) -> None:
 
 def _champion_bento(settings: Settings) -> str:
     """The Bento of the registry's champion; the newest Bento when the registry is unreachable."""
+    import bentoml
     from bentoml.exceptions import NotFound
     from mlflow.exceptions import MlflowException
 
-    import bentoml
     from mlstack_core.artifacts import BENTO_NAME
     from mlstack_core.registry import ModelRegistry
     from mlstack_serving.home import use_bentoml_home
@@ -109,11 +113,39 @@ def _champion_bento(settings: Settings) -> str:
         ) from None
 
 
+def _wait_for_port(host: str, port: int, timeout: float) -> None:
+    """Return as soon as `host:port` can be bound (the server holding it has let go)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+                return
+            except OSError:
+                pass
+        if time.monotonic() > deadline:
+            fail(
+                ServiceError(
+                    f"port {port} was still in use after {timeout:.0f} s",
+                    "stop the server on it, or set MLSTACK_API_PORT to a free port",
+                )
+            )
+        time.sleep(PORT_POLL_SECONDS)
+
+
 @app.command()
 def serve(
     reload: Annotated[
         bool, typer.Option(help="Serve the service from source with hot reload (development).")
     ] = False,
+    wait_for_port: Annotated[
+        float,
+        typer.Option(
+            help="Get ready, then wait up to this many seconds for the port to be free (the "
+            "supervisor's move to a new Bento: the old server stops meanwhile)."
+        ),
+    ] = 0.0,
 ) -> None:
     """Serve the champion's Bento on MLSTACK_API_HOST:MLSTACK_API_PORT."""
     settings = _settings()
@@ -131,6 +163,10 @@ def serve(
         except MlstackError as exc:
             fail(exc)
     env = settings.child_env({"BENTOML_HOME": str(settings.bentoml_home)})
+    if wait_for_port:
+        console.print(f"{WAITING_FOR_PORT} ({settings.api_host}:{settings.api_port})")
+        sys.stderr.flush()
+        _wait_for_port(settings.api_host, settings.api_port, wait_for_port)
     console.print(f"serving {target[0]} on http://{settings.api_host}:{settings.api_port}")
     sys.stdout.flush()
     command = [sys.executable, "-m", "bentoml", "serve", *target, *address]

@@ -43,9 +43,8 @@ class ModelCard:
     @classmethod
     def from_store(cls, tag: str) -> ModelCard:
         """Read the card of a model in the active BentoML model store (no sklearn import)."""
-        from mlflow.models import Model
-
         import bentoml
+        from mlflow.models import Model
 
         stored = bentoml.models.get(tag)
         mlmodel = Model.load(str(Path(stored.path_of(MLFLOW_FOLDER)) / "MLmodel"))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
+import bentoml
 from bentoml.validators import ContentType
 from pydantic import BaseModel, Field
 from starlette.applications import Starlette
@@ -21,7 +22,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-import bentoml
 from mlstack_core.endpoints import METADATA_PATH
 from mlstack_core.errors import StoreUnavailableError
 from mlstack_core.settings import load_settings

@@ -22,6 +22,7 @@ from mlstack_core.errors import DataError
 from mlstack_core.registry import ModelRegistry
 from mlstack_core.settings import Settings
 from mlstack_core.spec import DatasetSpec, Task, infer_spec
+from mlstack_training import seed, snapshot
 from mlstack_training.evaluation import (
     PrimaryMetric,
     baseline_score,
@@ -33,9 +34,13 @@ from mlstack_training.evaluation import (
 from mlstack_training.gate import GateDecision, PromotionGate
 from mlstack_training.loading import TableReader
 from mlstack_training.pipeline import SKOPS_TRUSTED, Estimator, build_pipeline
+from mlstack_training.snapshot import DataOrigin
 
 MAX_CATEGORIES = 1000
 Step = Callable[[str], None]
+# Builds the gate of a run from the metric and the fitted challenger (a retrain gates on
+# recent traffic); by default the champion and challenger meet on the run's held-out rows.
+GateFactory = Callable[[PrimaryMetric, Any], PromotionGate]
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,8 @@ class TrainingRequest:
     task: Task | None = None
     spec_path: Path | None = None
     estimator: Estimator = "hist_gradient_boosting"
+    # Where the rows came from, for the data card; by default the file itself.
+    origins: tuple[DataOrigin, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,10 +132,15 @@ class Split:
 class TrainingJob:
     """Runs one training request end to end against the configured MLflow store."""
 
-    def __init__(self, settings: Settings, on_step: Step | None = None) -> None:
+    def __init__(
+        self, settings: Settings, on_step: Step | None = None, gate: GateFactory | None = None
+    ) -> None:
         self.settings = settings
         self.registry = ModelRegistry(settings)
         self.on_step: Step = on_step or (lambda _step: None)
+        self.gate: GateFactory = gate or (
+            lambda metric, _model: PromotionGate(self.registry, self.settings, metric)
+        )
 
     def run(self, request: TrainingRequest) -> TrainingResult:
         started = time.perf_counter()
@@ -148,8 +160,10 @@ class TrainingJob:
             self._log_reference(data.spec, model, split)
             self.on_step("Registering model")
             version = self._register(model, data.spec, split, request.estimator, tags)
+            self.on_step("Recording the training data")
+            self._record_data(run.info.run_id, version, data, split, request)
             self.on_step("Promotion gate")
-            decision = self._gate(version, data.spec, scores, metric, split)
+            decision = self._gate(version, data.spec, model, scores, metric, split)
         return TrainingResult(
             version=version,
             run_id=run.info.run_id,
@@ -262,18 +276,40 @@ class TrainingJob:
         self.registry.tag_version(version, tags)
         return version
 
+    def _record_data(
+        self,
+        run_id: str,
+        version: int,
+        data: PreparedData,
+        split: Split,
+        request: TrainingRequest,
+    ) -> None:
+        """The data card and (small enough) the rows the version trained on."""
+        origins = request.origins or (
+            DataOrigin(
+                kind="seed sample"
+                if data.source.resolve() == seed.seed_csv().resolve()
+                else "file",
+                source=data.source.name,
+                rows=len(data.frame),
+            ),
+        )
+        snapshot.record(self.settings, run_id, version, split.train, data.source, origins)
+
     def _gate(
         self,
         version: int,
         spec: DatasetSpec,
+        model: Any,
         scores: dict[str, float],
         metric: PrimaryMetric,
         split: Split,
     ) -> GateDecision:
-        """Compare the new version with the champion on its held-out rows and move the alias."""
+        """Compare the new version with the champion and move the alias (by default on the
+        run's held-out rows)."""
         import mlflow
 
-        gate = PromotionGate(self.registry, self.settings, metric)
+        gate = self.gate(metric, model)
         decision = gate.decide(spec, scores, split.x_test, split.y_test)
         gate.apply(version, decision)
         mlflow.set_tag("mlstack.gate.decision", "promoted" if decision.promoted else "refused")

@@ -9,6 +9,7 @@ from mlstack_core.settings import Settings
 
 APP_DIR = Path(__file__).resolve().parent
 MAIN = APP_DIR / "main.py"
+PALETTE_PRIMARY = "#2563eb"
 VIEWS = APP_DIR / "views"
 
 
@@ -30,4 +31,10 @@ def streamlit_command(settings: Settings, port: int | None = None) -> list[str]:
         "none",
         "--browser.gatherUsageStats",
         "false",
+        # A product's dashboard: no "Deploy" (to Streamlit's cloud) in the toolbar.
+        "--client.toolbarMode",
+        "minimal",
+        # Blue for data and controls; red stays the color of alerts.
+        "--theme.primaryColor",
+        PALETTE_PRIMARY,
     ]

@@ -36,12 +36,18 @@ elif result.drifted:
         f"share {settings.drift_share_alert:.0%}"
     )
 else:
-    st.success(f"No feature drifted (p < {settings.drift_pvalue}) against v{champion.info.version}")
+    st.success(f"No feature drifted ({result.rule.describe()}) against v{champion.info.version}")
 
 a, b, c = st.columns(3)
 a.metric("Drifted features", f"{len(result.drifted)} / {len(result.features)}")
 b.metric("Current rows", f"{result.current_rows:,}")
 c.metric("Reference rows", f"{result.reference_rows:,}")
+st.caption(
+    f"{result.rule.measure.capitalize()} tests ({result.rule.numeric} for numbers, "
+    f"{result.rule.categorical} for categories), drifted when {result.rule.describe()}: "
+    f"distances above {settings.drift_distance_min_rows:,} rows on both sides, as Evidently's "
+    "defaults do, so that tiny differences on many rows are not reported as drift"
+)
 st.dataframe(
     pd.DataFrame(
         [
@@ -49,7 +55,7 @@ st.dataframe(
                 "feature": f.name,
                 "kind": f.kind,
                 "test": f.method,
-                "p-value": f"{f.p_value:.2e}",
+                result.rule.measure: f"{f.score:.3g}",
                 "drifted": f.drifted,
             }
             for f in result.features
@@ -67,7 +73,8 @@ current = align(check.current, spec)
 
 def figure(feature: FeatureDrift) -> go.Figure:
     """Reference against current: overlaid density histograms or category shares."""
-    title = f"{feature.name} (p = {feature.p_value:.2e}{', drifted' if feature.drifted else ''})"
+    score = f"{'p' if feature.measure == 'p-value' else 'distance'} = {feature.score:.3g}"
+    title = f"{feature.name} ({score}{', drifted' if feature.drifted else ''})"
     if feature.kind == "numeric":
         both = pd.concat(
             [
@@ -83,6 +90,7 @@ def figure(feature: FeatureDrift) -> go.Figure:
             histnorm="probability",
             opacity=0.6,
             title=title,
+            color_discrete_sequence=ui.PALETTE,
         )
     shares = pd.concat(
         [
@@ -93,10 +101,21 @@ def figure(feature: FeatureDrift) -> go.Figure:
     ).fillna(0.0)
     shares.index.name = "value"
     long = shares.reset_index().melt(id_vars="value", var_name="data", value_name="share")
-    return px.bar(long, x="value", y="share", color="data", barmode="group", title=title)
+    return px.bar(
+        long,
+        x="value",
+        y="share",
+        color="data",
+        barmode="group",
+        title=title,
+        color_discrete_sequence=ui.PALETTE,
+    )
 
 
-ordered = sorted(result.features, key=lambda f: (not f.drifted, f.p_value))
+ordered = sorted(
+    result.features,
+    key=lambda f: (not f.drifted, f.score if f.measure == "p-value" else -f.score),
+)
 columns = st.columns(2)
 for i, feature in enumerate(ordered[:MAX_PLOTS]):
     columns[i % 2].plotly_chart(figure(feature), width="stretch")

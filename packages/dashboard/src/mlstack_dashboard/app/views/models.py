@@ -1,4 +1,5 @@
-"""Models: registry versions, aliases, offline metrics and the promotion/rollback history."""
+"""Models: registry versions, aliases, offline metrics, what each version was trained on, why
+it was or was not promoted, and the promotion/rollback history."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from mlstack_core.artifacts import DATA_ORIGIN_TAG, RETRAIN_FROM_TAG
 from mlstack_dashboard import ui
 from mlstack_dashboard.monitoring import TRAIN_HINT
 
@@ -47,6 +49,30 @@ table = pd.DataFrame(
     ]
 )
 st.dataframe(table, hide_index=True, width="stretch")
+
+st.subheader("Training data and promotion decisions")
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "version": v.version,
+                "trained on": v.tags.get(DATA_ORIGIN_TAG, "not recorded"),
+                "retrained from": (
+                    f"v{v.tags[RETRAIN_FROM_TAG]}" if RETRAIN_FROM_TAG in v.tags else ""
+                ),
+                "gate": v.tags.get("mlstack.gate.decision", ""),
+                "why": v.tags.get("mlstack.gate.reason", ""),
+            }
+            for v in versions
+        ]
+    ),
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "trained on": st.column_config.TextColumn(width="large"),
+        "why": st.column_config.TextColumn(width="large"),
+    },
+)
 primary = versions[0].tags.get("mlstack.primary_metric") or (names[0] if names else None)
 if primary and primary in table:
     chart = px.bar(
@@ -55,6 +81,7 @@ if primary and primary in table:
         y=primary,
         color="aliases",
         title=f"{primary} by version (held-out data)",
+        color_discrete_sequence=ui.PALETTE,
     )
     chart.update_xaxes(type="category")
     st.plotly_chart(chart, width="stretch")

@@ -47,6 +47,7 @@ b.metric(
 c.metric("Labelled predictions", f"{summary.labelled:,}")
 
 regression = summary.metric == "mae"
+width = monitor.span_width(monitor.totals(window))
 frame = pd.DataFrame(
     [
         {
@@ -57,13 +58,26 @@ frame = pd.DataFrame(
         for b in buckets
     ]
 )
-chart = px.line(frame, x="time", y=summary.metric, markers=True, title=f"Live {summary.metric}")
+starts = list(frame["time"])
+step = f"buckets of {ui.bucket_label(width)}"
+chart = px.line(
+    frame,
+    x="time",
+    y=summary.metric,
+    markers=True,
+    title=f"Live {summary.metric} ({step})",
+    color_discrete_sequence=ui.PALETTE,
+)
 if summary.reference is not None:
     chart.add_hline(
         y=summary.reference, line_dash="dash", annotation_text=f"offline {summary.reference:.3f}"
     )
-st.plotly_chart(chart, width="stretch")
-st.plotly_chart(
-    px.bar(frame, x="time", y="labelled", title="Labelled predictions per bucket"),
-    width="stretch",
+st.plotly_chart(ui.time_axis(chart, width, starts), width="stretch")
+labelled = px.bar(
+    frame,
+    x="time",
+    y="labelled",
+    title=f"Labelled predictions ({step})",
+    color_discrete_sequence=ui.PALETTE,
 )
+st.plotly_chart(ui.time_axis(labelled, width, starts), width="stretch")
