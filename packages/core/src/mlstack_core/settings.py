@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlstack_core.errors import ConfigError
@@ -34,6 +34,7 @@ DOCKER_PREDICTION_STORE_URL = (
 
 
 PROJECT_MARKER = "tasks.py"
+DEFAULT_HOME = Path(".mlstack")
 COMPOSE_HINT = (
     "MLSTACK_ENV=docker expects the compose network: run `invoke compose-up`, "
     "or unset MLSTACK_ENV for the local stack"
@@ -65,7 +66,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MLSTACK_", frozen=True, extra="ignore")
 
     env: Profile = "local"
-    home: Path = Path(".mlstack")
+    home: Path = DEFAULT_HOME
     cache_dir: Path = Path("~/.cache/mlstack")
     tracking_uri: str | None = None
     prediction_store_url: str | None = None
@@ -105,6 +106,12 @@ class Settings(BaseSettings):
     retrain_confidence: float = Field(default=0.95, ge=0.5, lt=1.0)
     drift_distance_min_rows: int = Field(default=1000, ge=1)
     drift_distance_threshold: float = Field(default=0.1, gt=0.0)
+
+    @field_validator("home", mode="before")
+    @classmethod
+    def _empty_home_is_the_default(cls, value: object) -> object:
+        """`MLSTACK_HOME=` (set but empty) means the default, not the project root itself."""
+        return DEFAULT_HOME if value in ("", None) else value
 
     @model_validator(mode="after")
     def _production_is_explicit(self) -> Settings:

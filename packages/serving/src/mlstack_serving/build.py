@@ -109,9 +109,9 @@ class ModelImporter:
     def inference(self, info: VersionInfo, tag: str) -> InferenceChoice:
         """The path the stored model `tag` is served with, checked on the version's held-out
         rows (the plain pipeline when the run logged none or the registry cannot give them)."""
+        import bentoml
         from mlflow.exceptions import MlflowException
 
-        import bentoml
         from mlstack_serving.inference import InferenceChoice, choose
         from mlstack_serving.model import MLFLOW_FOLDER, PIPELINE, ModelCard, ServedModel
 
