@@ -191,7 +191,7 @@ def _failure(
 
 def _fatal_line(log: Path) -> str | None:
     """A server that retries forever (MLflow on a refused login) logs its cause before the
-    retry notices: the last line saying FATAL or failed, when there is one."""
+    retry notices: the last line saying FATAL, when there is one."""
     lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
     return next((ln[:300] for ln in reversed(lines) if "fatal" in ln.lower()), None)
 
