@@ -9,10 +9,8 @@ deploy, rerun, rolling update under load, a release that fails readiness, deploy
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import tarfile
 import threading
 import time
@@ -28,12 +26,12 @@ import sqlalchemy as sa
 from mlstack_core.registry import ModelRegistry
 from mlstack_core.settings import Settings
 from mlstack_core.testing.postgres import postgres_server
+from tests.conftest import BIN, ROOT
+from tests.deploy.champion import run_tool, state_env
 from tests.deploy.vm_hosts import GATEWAY, SUBNET, VmFleet, vm_fleet
 
 pytestmark = [pytest.mark.deploy, pytest.mark.slow, pytest.mark.timeout(3600)]
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 HOSTS = {"api1": 2, "api2": 3, "lb1": 4}
 API_HOSTS = ("api1", "api2")
 LB = f"https://{SUBNET}.4"
@@ -43,19 +41,11 @@ BROKEN = "RuntimeError: this release is broken on purpose"
 ROLLING_SECONDS_MAX = 900
 
 
-def _run(command: list[str], env: dict[str, str], timeout: float = 1800) -> str:
-    done = subprocess.run(
-        command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    assert done.returncode == 0, f"{command} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return done.stdout
-
-
 def _break_release(env: dict[str, str], bentoml_home: Path, work: Path) -> None:
     """mlstack:v3: the v2 Bento with a service module that raises at import."""
     good, broken = work / "v2.bento", work / "v3.bento"
     bento_env = {**env, "BENTOML_HOME": str(bentoml_home)}
-    _run([str(BIN / "bentoml"), "export", "mlstack:v2", str(good)], bento_env)
+    run_tool("bentoml", "export", "mlstack:v2", str(good), env=bento_env)
     unpacked = work / "v3"
     with tarfile.open(good) as tar:
         tar.extractall(unpacked, filter="data")
@@ -67,7 +57,7 @@ def _break_release(env: dict[str, str], bentoml_home: Path, work: Path) -> None:
     manifest.write_text(re.sub(r"(?m)^version: v2$", "version: v3", manifest.read_text()))
     with tarfile.open(broken, "w:xz") as tar:
         tar.add(unpacked, arcname=".")
-    _run([str(BIN / "bentoml"), "import", str(broken)], bento_env)
+    run_tool("bentoml", "import", str(broken), env=bento_env)
 
 
 @dataclass
@@ -124,11 +114,11 @@ class Site:
 
 def _models(home: Path, env: dict[str, str], work: Path) -> list[dict[str, Any]]:
     """Bentos mlstack:v1 and v2 (two registry versions) and a broken mlstack:v3."""
-    _run([str(BIN / "mlstack-train"), "train", "--seed-sample"], env)
-    _run([str(BIN / "mlstack-serve"), "build"], env)
-    _run([str(BIN / "mlstack-train"), "train", "--seed-sample", "--estimator", "linear"], env)
-    _run([str(BIN / "mlstack-train"), "promote", "2", "--reason", "deploy test"], env)
-    _run([str(BIN / "mlstack-serve"), "build"], env)
+    run_tool("mlstack-train", "train", "--seed-sample", env=env)
+    run_tool("mlstack-serve", "build", env=env)
+    run_tool("mlstack-train", "train", "--seed-sample", "--estimator", "linear", env=env)
+    run_tool("mlstack-train", "promote", "2", "--reason", "deploy test", env=env)
+    run_tool("mlstack-serve", "build", env=env)
     settings = Settings(home=home)
     _break_release(env, settings.bentoml_home, work)
     registry = ModelRegistry(settings)
@@ -198,11 +188,7 @@ def _inventory(work: Path, fleet: VmFleet, store_port: int, cert: Path, key: Pat
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     work = tmp_path_factory.mktemp("ansible")
     home = work / "home"
-    env = {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "MLSTACK_HOME": str(home),
-    }
+    env = state_env(home)
     records = _models(home, env, work)
     cert, key = _certificate(work)
     with (

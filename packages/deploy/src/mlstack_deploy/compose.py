@@ -178,6 +178,8 @@ def _failure(
         )
         log.write_text(done.stdout + done.stderr)
     detail, hint = failure_from_log(log) if container else ("no container was created", "")
+    fatal = _fatal_line(log) if container else None
+    detail = fatal or detail
     state = health or status
     label: Status = "unhealthy" if state in ("starting", "unhealthy", "running") else "failed"
     if state == "starting":
@@ -188,6 +190,13 @@ def _failure(
         detail=f"container {state}: {detail}",
         fix=hint or f"see `docker-compose -p {PROJECT} logs {service.name}` ({log})",
     )
+
+
+def _fatal_line(log: Path) -> str | None:
+    """A server that retries forever (MLflow on a refused login) logs its cause before the
+    retry notices: the last line saying FATAL, when there is one."""
+    lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+    return next((ln[:300] for ln in reversed(lines) if "fatal" in ln.lower()), None)
 
 
 def stack_settings(settings: Settings) -> Settings:
