@@ -26,6 +26,7 @@ from mlstack_core.testing.champion import register_champion
 from mlstack_core.testing.servers import VENV_BIN, free_port, spawn, venv_env, wait_healthy
 
 MAX_RECORDS = 50
+HOLDOUT_ROWS = 200
 SPEC = DatasetSpec(
     name="synthetic",
     target="label",
@@ -57,7 +58,11 @@ def training_frame(rows: int = 300, seed: int = 0) -> pd.DataFrame:
 def register(settings: Settings) -> int:
     """Register and promote a champion in the settings' MLflow store; its version."""
     champion = register_champion(
-        settings, SPEC, training_frame(), training_frame(100, seed=1), reason="serving tests"
+        settings,
+        SPEC,
+        training_frame(),
+        training_frame(HOLDOUT_ROWS, seed=1),
+        reason="serving tests",
     )
     return champion.info.version
 

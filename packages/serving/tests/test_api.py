@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
-from conftest import MAX_RECORDS, RECORD, Api
+from conftest import HOLDOUT_ROWS, MAX_RECORDS, RECORD, Api
 
 
 def predict(api: Api, *records: dict[str, Any]) -> Any:
@@ -149,7 +149,7 @@ def test_metadata_describes_the_served_model_and_its_input(api: Api) -> None:
     assert "accuracy" in meta["metrics"]
     assert meta["max_records"] == MAX_RECORDS
     assert meta["inference"] == "numpy+sklearn", meta["inference_reason"]
-    assert "agrees with the pipeline on 200 held-out rows" in meta["inference_reason"]
+    assert f"agrees with the pipeline on {HOLDOUT_ROWS} held-out rows" in meta["inference_reason"]
     properties = meta["input_schema"]["properties"]
     assert set(properties) == {"x1", "x2", "color", "size"}
     assert properties["color"]["enum"] == ["blue", "green", "red", None]
