@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, expect
 
-from tests.conftest import ROOT, free_port, wait_healthy
+from mlstack_core.testing.servers import free_port, wait_healthy
+from tests.conftest import ROOT
 
 BIN = Path(sys.executable).parent
 SITE = ROOT / "site"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN, ROOT
+from mlstack_core.testing.servers import VENV_BIN as BIN
+from tests.conftest import ROOT
 
 
 def state_env(home: Path, **extra: str) -> dict[str, str]:

@@ -26,7 +26,8 @@ import sqlalchemy as sa
 from mlstack_core.registry import ModelRegistry
 from mlstack_core.settings import Settings
 from mlstack_core.testing.postgres import postgres_server
-from tests.conftest import BIN, ROOT
+from mlstack_core.testing.servers import VENV_BIN as BIN
+from tests.conftest import ROOT
 from tests.deploy.champion import run_tool, state_env
 from tests.deploy.vm_hosts import GATEWAY, SUBNET, VmFleet, vm_fleet
 

@@ -11,7 +11,9 @@ import pytest
 
 from mlstack_core.registry import ModelRegistry
 from mlstack_core.settings import Settings
-from tests.conftest import BIN, ROOT, free_port
+from mlstack_core.testing.servers import VENV_BIN as BIN
+from mlstack_core.testing.servers import free_port
+from tests.conftest import ROOT
 from tests.deploy.champion import state_env
 from tests.deploy.docker_engine import DockerEngine
 

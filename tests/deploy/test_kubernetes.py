@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import BIN, ROOT
+from mlstack_core.testing.servers import VENV_BIN as BIN
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.deploy
 

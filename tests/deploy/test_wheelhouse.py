@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN, ROOT
+from mlstack_core.testing.servers import VENV_BIN as BIN
+from tests.conftest import ROOT
 from tests.deploy.champion import run_tool, state_env
 
 pytestmark = [pytest.mark.deploy, pytest.mark.slow]

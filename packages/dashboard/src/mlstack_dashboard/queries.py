@@ -234,6 +234,8 @@ class StoreReader:
         width = max(int(bucket_seconds), 1)
         end = until or datetime.now(UTC)
         stop = int(end.timestamp()) // width * width + width
+        if width < MINUTE:  # a burst: finer than the rollups, and few rows by construction
+            return self._raw_traffic(since, width, datetime.fromtimestamp(stop, tz=UTC))
         edge, start = self._split(since, MINUTE)
         head = select(
             func.count(), func.sum(Prediction.latency_ms), func.max(Prediction.latency_ms)
@@ -360,17 +362,39 @@ class StoreReader:
         with self.engine.connect() as conn:
             return [(str(key), dict(inputs or {})) for key, inputs in conn.execute(query)]
 
-    def quality(self, since: datetime, bucket_seconds: int) -> list[QualityBucket]:
-        """Ground truth against predictions, per bucket of prediction time."""
-        if not self.has_tables():
-            return []
-        width = max(int(bucket_seconds), 1)
-        edge, start = self._split(since, MINUTE)
+    def _raw_traffic(self, since: datetime, width: int, until: datetime) -> list[TrafficBucket]:
+        """Traffic per bucket narrower than a minute, from the rows themselves."""
+        bucket = self._bucket(Prediction.created_at, width).label("bucket")
+        query = (
+            select(
+                bucket,
+                func.count(),
+                func.sum(Prediction.latency_ms),
+                func.max(Prediction.latency_ms),
+            )
+            .where(Prediction.created_at >= since, Prediction.created_at < until)
+            .group_by(bucket)
+            .order_by(bucket)
+        )
+        with self.engine.connect() as conn:
+            return [
+                TrafficBucket(
+                    start=datetime.fromtimestamp(int(at), tz=UTC),
+                    requests=int(n),
+                    mean_latency_ms=float(latency_sum) / int(n),
+                    max_latency_ms=float(latency_max),
+                )
+                for at, n, latency_sum, latency_max in conn.execute(query)
+            ]
+
+    def _labelled(self, *columns: Any) -> Any:
+        """Ground truth joined to its prediction: count, hits, absolute error, valued rows."""
         hit = case((Prediction.prediction == Feedback.actual, 1), else_=0)
         error = func.abs(Prediction.prediction_value - Feedback.actual_value)
         valued = case((error.is_not(None), 1), else_=0)
-        head = (
+        return (
             select(
+                *columns,
                 func.count(),
                 func.sum(hit),
                 func.coalesce(func.sum(error), 0.0),
@@ -378,8 +402,20 @@ class StoreReader:
             )
             .select_from(Feedback)
             .join(Prediction, Prediction.id == Feedback.prediction_id)
-            .where(Prediction.created_at >= since, Prediction.created_at < edge)
         )
+
+    def quality(self, since: datetime, bucket_seconds: int) -> list[QualityBucket]:
+        """Ground truth against predictions, per bucket of prediction time."""
+        if not self.has_tables():
+            return []
+        width = max(int(bucket_seconds), 1)
+        if width < MINUTE:  # a burst: finer than the rollups, and few rows by construction
+            bucket = self._bucket(Prediction.created_at, width).label("bucket")
+            query = self._labelled(bucket).where(Prediction.created_at >= since).group_by(bucket)
+            with self.engine.connect() as conn:
+                return _quality_buckets([tuple(row) for row in conn.execute(query)])
+        edge, start = self._split(since, MINUTE)
+        head = self._labelled().where(Prediction.created_at >= since, Prediction.created_at < edge)
         bucket = (QualityRollup.minute // literal(width, Integer) * literal(width, Integer)).label(
             "bucket"
         )
@@ -394,25 +430,30 @@ class StoreReader:
             .where(QualityRollup.minute >= start)
             .group_by(bucket)
         )
-        totals: dict[int, list[float]] = {}
         with self.engine.connect() as conn:
             rows = [(int(since.timestamp()) // width * width, *conn.execute(head).one())]
             rows += [tuple(row) for row in conn.execute(rolled)]
-        for at, n, correct, error_sum, valued_n in rows:
-            cell = totals.setdefault(int(at), [0, 0, 0.0, 0])
-            for i, value in enumerate((n, correct, error_sum, valued_n)):
-                cell[i] += value or 0
-        return [
-            QualityBucket(
-                start=datetime.fromtimestamp(at, tz=UTC),
-                labelled=int(n),
-                correct=int(correct),
-                abs_error_sum=float(error_sum),
-                valued=int(valued_n),
-            )
-            for at, (n, correct, error_sum, valued_n) in sorted(totals.items())
-            if n > 0
-        ]
+        return _quality_buckets(rows)
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _quality_buckets(rows: list[tuple[Any, ...]]) -> list[QualityBucket]:
+    """(bucket start, labelled, correct, error sum, valued) rows summed per bucket, in order."""
+    totals: dict[int, list[float]] = {}
+    for at, n, correct, error_sum, valued_n in rows:
+        cell = totals.setdefault(int(at), [0, 0, 0.0, 0])
+        for i, value in enumerate((n, correct, error_sum, valued_n)):
+            cell[i] += value or 0
+    return [
+        QualityBucket(
+            start=datetime.fromtimestamp(at, tz=UTC),
+            labelled=int(n),
+            correct=int(correct),
+            abs_error_sum=float(error_sum),
+            valued=int(valued_n),
+        )
+        for at, (n, correct, error_sum, valued_n) in sorted(totals.items())
+        if n > 0
+    ]
