@@ -13,7 +13,6 @@ timed on their own as well. Prints a table and one JSON line.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import insert
+from summary import emit
 
 NUMERIC = (
     "age",
@@ -288,10 +288,7 @@ def main() -> None:
         "windows": results,
         "slowest_page_s": slowest,
     }
-    if args.save:
-        args.save.parent.mkdir(parents=True, exist_ok=True)
-        args.save.write_text(json.dumps(summary))
-    print(json.dumps(summary))
+    emit(summary, args.save)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from summary import emit
+
 from mlstack_core.endpoints import API_READY_PATH, PREDICT_PATH
 from mlstack_core.registry import ModelRegistry
 from mlstack_core.settings import load_settings
@@ -201,10 +203,7 @@ def main() -> None:
             f"p99 {ours.p99_ms:.1f} vs {peer.p99_ms:.1f} ms (Starlette {floor.p99_ms:.1f} ms)"
         )
     print(f"predictions logged by mlstack: {logged} (answered 2xx in the timed runs: {answered})")
-    if args.save:
-        args.save.parent.mkdir(parents=True, exist_ok=True)
-        args.save.write_text(json.dumps(summary))
-    print(json.dumps(summary))
+    emit(summary, args.save)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ JSON line. Not a test: run it with `invoke bench`.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
@@ -25,6 +24,8 @@ import time
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from summary import emit
 
 from mlstack_core.endpoints import (
     API_READY_PATH,
@@ -160,10 +161,7 @@ def main() -> None:
     for r in results:
         print(f"{r.kind:6} {seconds(r.first_prediction_s):>19} {seconds(r.all_healthy_s):>14}")
     summary = {"benchmark": "startup", "results": [asdict(r) for r in results]}
-    if args.save:
-        args.save.parent.mkdir(parents=True, exist_ok=True)
-        args.save.write_text(json.dumps(summary))
-    print(json.dumps(summary))
+    emit(summary, args.save)
 
 
 if __name__ == "__main__":
