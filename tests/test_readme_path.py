@@ -162,30 +162,34 @@ def test_first_command_on_an_externally_managed_python(tmp_path: Path) -> None:
         ["uv", "cache", "dir"], capture_output=True, text=True, check=True
     ).stdout.strip()
     (tmp_path / "home").mkdir()
-    machine_pip = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path / "home"),
-        "UV_CACHE_DIR": uv_cache,  # packages come from the warm cache; the rest is a new user's
-        **machine_pip,
-    }
-    up = subprocess.Popen(
-        ["./mlstack", "up"],
-        cwd=clone,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    # This machine's settings (TLS certificates, pip's configuration) stay: they are the user's.
+    env = user_env(
+        PATH="/usr/bin:/bin",
+        HOME=str(tmp_path / "home"),
+        UV_CACHE_DIR=uv_cache,  # packages come from the warm cache; the rest is a new user's
     )
+    transcript = tmp_path / "up.out"
+    with transcript.open("wb") as sink:
+        up = subprocess.Popen(
+            ["./mlstack", "up"],
+            cwd=clone,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
-        wait_ready(f"http://127.0.0.1:{ports['api']}/readyz", up)
+        try:
+            wait_ready(f"http://127.0.0.1:{ports['api']}/readyz", up)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{transcript.read_text()[-3000:]}") from None
         body = json.loads((clone / ".mlstack" / "example-request.json").read_text())
         answer = httpx.post(f"http://127.0.0.1:{ports['api']}/predict", json=body, timeout=30)
         assert answer.status_code == 200
         assert answer.json()[0]["model_version"] == "1"
         assert (clone / ".mlstack" / "tools").is_dir(), "uv was not installed privately"
         os.killpg(up.pid, signal.SIGINT)  # Ctrl-C in the user's terminal
-        up.communicate(timeout=120)
+        up.wait(timeout=120)
         deadline = time.monotonic() + 30  # `up` stops its services as it exits
         while port_answers(ports["api"]):
             assert time.monotonic() < deadline, "the API still answers after Ctrl-C"
