@@ -196,3 +196,4 @@ def test_first_command_on_an_externally_managed_python(tmp_path: Path) -> None:
             time.sleep(0.5)
     finally:
         stop_group(up.pid)
+        subprocess.run(["./mlstack", "down"], cwd=clone, env=env, timeout=300, check=False)

@@ -278,7 +278,10 @@ def _supervise(run: StackRun, degraded: bool) -> None:
                 degraded = True
                 del alive[name]
         time.sleep(0.5)
-    console.print("stopping…")
+    # Ctrl-C reaches every process of the terminal: the invoke (and uv) in front of this one
+    # may already be gone with the pipe our output went to. Stopping must not depend on it.
+    with contextlib.suppress(OSError):
+        console.print("stopping…")
     run.stop_started()
     raise typer.Exit(DEGRADED if degraded else 0)
 
