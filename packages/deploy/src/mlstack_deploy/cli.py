@@ -27,7 +27,7 @@ from mlstack_core.cli import fail, guarded, make_app
 from mlstack_core.endpoints import is_healthy
 from mlstack_core.errors import MlstackError, RegistryUnreachableError
 from mlstack_core.processes import console_script as tool
-from mlstack_core.processes import stop_group
+from mlstack_core.processes import stop_groups
 from mlstack_core.settings import Settings
 from mlstack_deploy.services import (
     Service,
@@ -198,8 +198,9 @@ class StackRun:
         return [self.outcomes[name] for name in order if name in self.outcomes]
 
     def stop_started(self) -> None:
-        for name, process in self.started.items():
-            stop_group(process.pid)
+        """Stop every service this `up` started, all at once."""
+        stop_groups([process.pid for process in self.started.values()])
+        for name in self.started:
             self.supervisor.stop(next(s for s in all_services(self.settings) if s.name == name))
 
 
