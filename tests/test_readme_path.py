@@ -188,6 +188,10 @@ def test_first_command_on_an_externally_managed_python(tmp_path: Path) -> None:
         assert answer.status_code == 200
         assert answer.json()[0]["model_version"] == "1"
         assert (clone / ".mlstack" / "tools").is_dir(), "uv was not installed privately"
+        deadline = time.monotonic() + 300  # `up` waits for MLflow and the dashboard too
+        while "Ctrl-C stops everything" not in transcript.read_text():
+            assert time.monotonic() < deadline, transcript.read_text()[-3000:]
+            time.sleep(0.5)
         os.killpg(up.pid, signal.SIGINT)  # Ctrl-C in the user's terminal
         up.wait(timeout=120)
         deadline = time.monotonic() + 30  # `up` stops its services as it exits

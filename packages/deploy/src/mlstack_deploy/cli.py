@@ -214,6 +214,9 @@ def up(
         settings.ensure_state_dir()
     began = time.perf_counter()
     run = StackRun(settings)
+    # A shell's background job starts with Ctrl-C ignored, and Python then never raises
+    # KeyboardInterrupt: `up` must stop what it started on Ctrl-C however it was launched.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         _start_all(run, settings, began, detach)
     except KeyboardInterrupt:
