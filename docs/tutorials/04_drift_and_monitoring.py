@@ -76,9 +76,12 @@ monitor = Monitor(load_settings())
 champion = monitor.champion()
 check = monitor.drift(60, champion)
 pd.DataFrame(
-    [(f.name, f.kind, f.method, f.p_value, f.drifted) for f in check.result.features],
-    columns=["feature", "kind", "test", "p-value", "drifted"],
-).sort_values("p-value")
+    [
+        (f.name, f.kind, f.method, f.measure, f.score, f.threshold, f.drifted)
+        for f in check.result.features
+    ],
+    columns=["feature", "kind", "test", "measure", "score", "threshold", "drifted"],
+).sort_values("drifted", ascending=False)
 
 # %% [markdown]
 # The drifted numeric features, reference against recent traffic, as the Drift page draws them:
