@@ -11,7 +11,6 @@ import json
 import os
 import re
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mlstack_core.endpoints import API_READY_PATH
 from mlstack_core.processes import stop_group
 from mlstack_core.store import PredictionStore
-from mlstack_core.testing.servers import free_port, port_answers
+from mlstack_core.testing.servers import free_port, port_answers, wait_healthy
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -120,7 +120,7 @@ def test_dotenv_production_profile_reaches_the_api_worker(clone: Path) -> None:
     )
     base = f"http://127.0.0.1:{ports['api']}"
     try:
-        wait_ready(f"{base}/readyz", server)
+        wait_healthy(f"{base}{API_READY_PATH}", server, seconds=600)
         body = json.loads((clone / ".mlstack" / "example-request.json").read_text())
         refused = httpx.post(f"{base}/predict", json=body, timeout=30)
         assert refused.status_code == 401
@@ -134,19 +134,6 @@ def test_dotenv_production_profile_reaches_the_api_worker(clone: Path) -> None:
         (clone / ".env").unlink()
     store = PredictionStore(f"sqlite:///{clone / 'production' / 'predictions.db'}")
     assert prediction_id in store.ids()
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 600) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        assert process.poll() is None, f"the process serving {url} exited"
-        assert time.monotonic() < deadline, f"{url} never became ready"
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
 
 
 @pytest.mark.skipif(
@@ -180,10 +167,9 @@ def test_first_command_on_an_externally_managed_python(tmp_path: Path) -> None:
             start_new_session=True,
         )
     try:
-        try:
-            wait_ready(f"http://127.0.0.1:{ports['api']}/readyz", up)
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\n{transcript.read_text()[-3000:]}") from None
+        wait_healthy(
+            f"http://127.0.0.1:{ports['api']}{API_READY_PATH}", up, seconds=600, log=transcript
+        )
         body = json.loads((clone / ".mlstack" / "example-request.json").read_text())
         answer = httpx.post(f"http://127.0.0.1:{ports['api']}/predict", json=body, timeout=30)
         assert answer.status_code == 200
