@@ -97,5 +97,6 @@ def docs(session: nox.Session) -> None:
         "--overwrite",
         "docs/tutorials",
         "tests/test_docs_site.py",
+        "tests/test_tutorial_support.py",
         *session.posargs,
     )

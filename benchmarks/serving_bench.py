@@ -137,6 +137,9 @@ def main() -> None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     settings = load_settings()
     registry = ModelRegistry(settings)
+    if registry.champion() is None:
+        print("no champion yet: training one on the seed sample (as `invoke up` would)")
+        subprocess.run([str(VENV_BIN / "mlstack-train"), "train", "--seed-sample"], check=True)
     champion = registry.require_champion()
     record = sample_record(registry)
     subprocess.run([str(VENV_BIN / "mlstack-serve"), "build"], check=True)

@@ -3,11 +3,13 @@
 The tutorials call the same `invoke` tasks a person types, from the project root, so what they
 show is what you get. A command that fails stops the notebook (a tutorial that silently prints
 an error would rot unnoticed); a server is started in its own process group and stopped by its
-PID in the notebook that started it.
+PID in the notebook that started it, or when the notebook's kernel exits (a tutorial that
+fails half-way leaves no server behind).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import subprocess
@@ -25,6 +27,7 @@ from mlstack_core.registry import ModelRegistry
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+_RUNNING: set[int] = set()
 
 
 def fresh_state(name: str) -> Path:
@@ -80,6 +83,7 @@ def start(command: str, ready_url: str, log: Path, seconds: float = 90) -> int:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    _RUNNING.add(process.pid)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and process.poll() is None:
         try:
@@ -96,7 +100,15 @@ def start(command: str, ready_url: str, log: Path, seconds: float = 90) -> int:
 def stop(pid: int) -> None:
     """Stop the process group started by `start` (the server and every worker it forked)."""
     stop_group(pid)
+    _RUNNING.discard(pid)
     print(f"stopped PID {pid}")
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    """Servers a failed tutorial did not reach the `stop` of."""
+    for pid in list(_RUNNING):
+        stop_group(pid)
 
 
 def versions_table(registry: ModelRegistry) -> pd.DataFrame:

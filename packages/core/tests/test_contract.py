@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlstack_core.contract import normalize_category, validate_frame
+from mlstack_core.categories import normalize_category
+from mlstack_core.contract import validate_frame
 from mlstack_core.errors import DataError
 from mlstack_core.spec import DatasetSpec
 

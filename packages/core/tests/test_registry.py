@@ -10,6 +10,7 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
+from mlstack_core.champion_lookup import RegistryNotReadableError, champion_version_from_db
 from mlstack_core.errors import ModelNotFoundError, RegistryError, RegistryUnreachableError
 from mlstack_core.registry import ModelRegistry
 from mlstack_core.settings import Settings
@@ -99,3 +100,28 @@ def test_versions_carry_their_aliases_newest_first(settings: Settings) -> None:
     registry.set_challenger(2)
     listed = [(v.version, v.aliases) for v in registry.versions()]
     assert listed == [(3, ()), (2, ("challenger",)), (1, ("champion",))]
+
+
+def test_the_champion_read_from_the_database_is_mlflows(settings: Settings) -> None:
+    """`up` reads the alias table itself; after every move it must agree with MlflowClient."""
+    db = Path(settings.mlflow_tracking_uri.removeprefix("sqlite:///"))
+    assert champion_version_from_db(settings) is None
+    assert not db.exists()  # asking created no database
+    registry = register_versions(settings, 3)
+    assert champion_version_from_db(settings) is None
+    for move in (
+        lambda: registry.promote(1, "first"),
+        lambda: registry.promote(3, "better"),
+        lambda: registry.rollback(),
+    ):
+        move()
+        champion = registry.require_champion()
+        assert champion_version_from_db(settings) == champion.version
+
+
+def test_a_tracking_server_is_left_to_mlflow(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLSTACK_TRACKING_URI", "http://127.0.0.1:9")
+    with pytest.raises(RegistryNotReadableError):
+        champion_version_from_db(Settings())

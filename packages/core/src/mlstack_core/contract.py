@@ -7,31 +7,19 @@ and the same normalisation of categorical values, so a value means the same thin
 from __future__ import annotations
 
 import logging
-import math
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
+from mlstack_core.categories import normalize_category
 from mlstack_core.errors import DataError
 from mlstack_core.spec import DatasetSpec
 
 log = logging.getLogger(__name__)
 
 MAX_EXAMPLES = 3
-
-
-def normalize_category(value: Any) -> Any:
-    """One spelling per category value: integral floats lose `.0`, everything else is text."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return np.nan
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value)).lower()
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def normalize_categories(series: pd.Series) -> pd.Series:

@@ -22,12 +22,13 @@ from pydantic import BaseModel, ConfigDict
 from mlstack_core.artifacts import HOLDOUT_ARTIFACT, PROFILE_ARTIFACT, SPEC_ARTIFACT
 from mlstack_core.endpoints import MLFLOW_HEALTH_PATH, mlflow_remote_url
 from mlstack_core.errors import ModelNotFoundError, RegistryError, RegistryUnreachableError
-from mlstack_core.profile import ReferenceProfile
 from mlstack_core.settings import COMPOSE_HINT, Settings
-from mlstack_core.spec import DatasetSpec
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+
+    from mlstack_core.profile import ReferenceProfile
+    from mlstack_core.spec import DatasetSpec
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -286,9 +287,13 @@ class ModelRegistry:
             return Path(local).read_text(encoding="utf-8")
 
     def spec(self, info: VersionInfo) -> DatasetSpec:
+        from mlstack_core.spec import DatasetSpec  # pandas: only for who reads a contract
+
         return DatasetSpec.from_json(self._artifact_text(info.run_id, SPEC_ARTIFACT))
 
     def profile(self, info: VersionInfo) -> ReferenceProfile:
+        from mlstack_core.profile import ReferenceProfile
+
         return ReferenceProfile.model_validate(
             json.loads(self._artifact_text(info.run_id, PROFILE_ARTIFACT))
         )

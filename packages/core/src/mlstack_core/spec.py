@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlstack_core.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Task = Literal["binary", "multiclass", "regression"]
 
@@ -114,7 +116,15 @@ class DatasetSpec(BaseModel):
 
 
 def _is_numeric(series: pd.Series) -> bool:
+    import pandas as pd  # the spec itself is read by the API, which needs no pandas
+
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def _is_datetime(series: pd.Series) -> bool:
+    import pandas as pd
+
+    return bool(pd.api.types.is_datetime64_any_dtype(series))
 
 
 def infer_task(target: pd.Series) -> Task:
@@ -156,7 +166,7 @@ def infer_spec(
         series = frame[column]
         if _is_numeric(series):
             numeric.append(column)
-        elif pd.api.types.is_datetime64_any_dtype(series):
+        elif _is_datetime(series):
             ignore.append(column)
         else:
             non_null = series.dropna()

@@ -49,7 +49,6 @@ SCHEMA_VERSION = 3
 MINUTE = 60
 HOUR = 3600
 LATENCY_BINS_PER_MS = 10
-UPSERT_ROWS = 1000
 CONNECT_TIMEOUT_S = 5
 
 
@@ -293,25 +292,31 @@ class _Rollups:
         )
 
 
+_UPSERTS: dict[tuple[str, str], Any] = {}
+
+
 def _upsert(
     conn: Connection, table: type[Base], rows: list[dict[str, Any]], merge: dict[str, Any]
 ) -> None:
-    """Insert `rows`, or merge each into the row with the same key (`merge[column](old, new)`);
-    in slices, so a rebuild stays under SQLite's limit of bound parameters per statement."""
-    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    columns = table.__table__.c
-    keys = [c.name for c in columns if c.primary_key]
-    for start in range(0, len(rows), UPSERT_ROWS):
-        statement = dialect.insert(table).values(rows[start : start + UPSERT_ROWS])
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=keys,
-                set_={
-                    name: how(columns[name], statement.excluded[name])
-                    for name, how in merge.items()
-                },
-            )
+    """Insert `rows`, or merge each into the row with the same key (`merge[column](old, new)`).
+
+    One statement per dialect and table, executed for all rows: SQLAlchemy then compiles it
+    once per process, where a multi-row VALUES clause would be compiled again for every batch
+    (measured: compiling was two thirds of a one-row write).
+    """
+    if not rows:
+        return
+    key = (conn.dialect.name, table.__tablename__)
+    statement = _UPSERTS.get(key)
+    if statement is None:
+        dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+        columns = table.__table__.c
+        insert_ = dialect.insert(table)
+        statement = _UPSERTS[key] = insert_.on_conflict_do_update(
+            index_elements=[c.name for c in columns if c.primary_key],
+            set_={name: how(columns[name], insert_.excluded[name]) for name, how in merge.items()},
         )
+    conn.execute(statement, rows)
 
 
 ROLLUPS = (TrafficRollup, LabelRollup, LatencyRollup, QualityRollup)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import signal
 import subprocess
 import sys
@@ -94,10 +95,16 @@ def _step(settings: Settings, command: list[str], what: str) -> str | None:
 
 
 def _champion_version(settings: Settings) -> int | None:
-    from mlstack_core.registry import ModelRegistry
+    """The champion's version: one SQL query on a database registry, else MLflow's client."""
+    from mlstack_core.champion_lookup import RegistryNotReadableError, champion_version_from_db
 
-    champion = ModelRegistry(settings).champion()
-    return champion.version if champion else None
+    try:
+        return champion_version_from_db(settings)
+    except RegistryNotReadableError:
+        from mlstack_core.registry import ModelRegistry
+
+        champion = ModelRegistry(settings).champion()
+        return champion.version if champion else None
 
 
 def bento_exists(settings: Settings, version: int) -> bool:
@@ -110,14 +117,17 @@ def any_bento(settings: Settings) -> bool:
     return any((settings.bentoml_home / "bentos" / "mlstack").glob("v*/bento.yaml"))
 
 
-def _write_example(settings: Settings) -> None:
-    """A held-out row of the champion, without its target, as the body of the printed curl."""
-    from mlstack_core.registry import ModelRegistry
+def _write_example(settings: Settings, version: int) -> None:
+    """A row of the served model's input example (in its Bento model) as the printed curl's body.
 
-    registry = ModelRegistry(settings)
-    champion = registry.require_champion()
-    target = registry.spec(champion).target
-    row = {k: v for k, v in registry.holdout(champion)[0].items() if k != target}
+    MLflow saved the example with the model ("split" orient); reading it needs no registry.
+    """
+    model = settings.bentoml_home / "models" / settings.model_name / f"v{version}"
+    example = json.loads((model / "mlflow_model" / "input_example.json").read_text())
+    row = {
+        column: None if isinstance(value, float) and math.isnan(value) else value
+        for column, value in zip(example["columns"], example["data"][0], strict=True)
+    }
     example_request(settings).write_text(json.dumps({"records": [row]}, indent=2) + "\n")
 
 
@@ -143,11 +153,12 @@ class StackRun:
         else:
             self.started[service.name] = launched
 
-    def prepare_api(self, registry_ready: Callable[[], None]) -> Outcome | None:
-        """Bootstrap a champion and its Bento when missing; a failure outcome if that fails.
+    def prepare_api(self, registry_ready: Callable[[], None]) -> Service | Outcome:
+        """The API to start, on the champion's Bento (bootstrapped when missing), or the
+        outcome of a bootstrap that failed.
 
-        `registry_ready` runs once the registry's schema exists (the champion lookup creates
-        it), so the MLflow server can start alongside training and the build.
+        `registry_ready` runs once the registry's schema exists (training creates it on a
+        fresh clone), so the MLflow server never races training to create it.
         """
         service = api_service(self.settings)
         try:
@@ -155,38 +166,38 @@ class StackRun:
         except MlstackError as exc:
             registry_ready()
             if isinstance(exc, RegistryUnreachableError) and any_bento(self.settings):
-                return None  # the API serves its newest Bento without the registry
+                return service  # the API serves its newest Bento without the registry
             return Outcome(service, "failed", detail=exc.cause, fix=exc.hint)
-        registry_ready()
         if champion is None:
             cause = _step(
                 self.settings,
                 [tool("mlstack-train"), "train", "--seed-sample"],
                 "No champion yet: training one on the seed sample",
             )
+            champion = None if cause else _champion_version(self.settings)
+            if champion is None:
+                registry_ready()
+                return Outcome(
+                    service,
+                    "failed",
+                    detail=f"bootstrap training failed: {cause or 'no champion was promoted'}",
+                    fix="fix the error above, then `uv run invoke up` again",
+                )
+        registry_ready()
+        if not bento_exists(self.settings, champion):
+            cause = _step(
+                self.settings, [tool("mlstack-serve"), "build"], "Building the champion's Bento"
+            )
             if cause:
                 return Outcome(
                     service,
                     "failed",
-                    detail=f"bootstrap training failed: {cause}",
-                    fix="fix the error above, then `uv run invoke up` again",
+                    detail=f"Bento build failed: {cause}",
+                    fix="see the error above; `uv run invoke build` retries it",
                 )
-            champion = _champion_version(self.settings)
-        with contextlib.suppress(MlstackError, OSError, KeyError, IndexError):
-            _write_example(self.settings)
-        if champion is not None and bento_exists(self.settings, champion):
-            return None
-        cause = _step(
-            self.settings, [tool("mlstack-serve"), "build"], "Building the champion's Bento"
-        )
-        if cause:
-            return Outcome(
-                service,
-                "failed",
-                detail=f"Bento build failed: {cause}",
-                fix="see the error above; `uv run invoke build` retries it",
-            )
-        return None
+        with contextlib.suppress(OSError, KeyError, IndexError, ValueError):
+            _write_example(self.settings, champion)
+        return api_service(self.settings, bento=f"{BENTO_NAME}:v{champion}")
 
     def wait(self) -> list[Outcome]:
         for name, process in self.started.items():
@@ -233,11 +244,11 @@ def _start_all(run: StackRun, settings: Settings, began: float, detach: bool) ->
         run.outcomes["api"] = api_port_busy
         run.start(services["mlflow"])
     else:
-        failure = run.prepare_api(lambda: run.start(services["mlflow"]))
-        if failure is not None:
-            run.outcomes["api"] = failure
+        prepared = run.prepare_api(lambda: run.start(services["mlflow"]))
+        if isinstance(prepared, Outcome):
+            run.outcomes["api"] = prepared
         else:
-            run.start(services["api"])
+            run.start(prepared)
     outcomes = run.wait()
     _report(outcomes)
     if run.outcomes.get("api") and run.outcomes["api"].status == "healthy":

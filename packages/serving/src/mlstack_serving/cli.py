@@ -81,8 +81,33 @@ def _check_store(settings: Settings) -> None:
             store.dispose()
 
 
+def _named_bento(settings: Settings, tag: str) -> str:
+    """`tag` when that Bento is in the store (read from its folder: no BentoML import)."""
+    name, _, version = tag.partition(":")
+    if not (settings.bentoml_home / "bentos" / name / version / "bento.yaml").is_file():
+        raise ServiceError(
+            f"no Bento {tag} in {settings.bentoml_home}",
+            "run `invoke build` first, or serve without --bento to serve the champion",
+        )
+    return tag
+
+
 def _champion_bento(settings: Settings) -> str:
     """The Bento of the registry's champion; the newest Bento when the registry is unreachable."""
+    from mlstack_core.artifacts import BENTO_NAME
+    from mlstack_core.champion_lookup import RegistryNotReadableError, champion_version_from_db
+
+    try:
+        version = champion_version_from_db(settings)
+    except RegistryNotReadableError:
+        version = None
+    if version is not None:  # a database registry: one query, no MLflow or BentoML import
+        return _named_bento(settings, f"{BENTO_NAME}:v{version}")
+    return _champion_bento_by_mlflow(settings)
+
+
+def _champion_bento_by_mlflow(settings: Settings) -> str:
+    """The champion's Bento as MLflow's client and BentoML's store find it (remote registries)."""
     import bentoml
     from bentoml.exceptions import NotFound
     from mlflow.exceptions import MlflowException
@@ -146,6 +171,13 @@ def serve(
             "supervisor's move to a new Bento: the old server stops meanwhile)."
         ),
     ] = 0.0,
+    bento: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve this Bento (NAME:VERSION) without asking the registry for the champion "
+            "(`invoke up` passes the champion it just looked up)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the champion's Bento on MLSTACK_API_HOST:MLSTACK_API_PORT."""
     settings = _settings()
@@ -159,7 +191,7 @@ def serve(
         target = ["mlstack_serving.service:Mlstack", "--reload", "--working-dir", str(source)]
     else:
         try:
-            target = [_champion_bento(settings)]
+            target = [_named_bento(settings, bento) if bento else _champion_bento(settings)]
         except MlstackError as exc:
             fail(exc)
     env = settings.child_env({"BENTOML_HOME": str(settings.bentoml_home)})

@@ -12,20 +12,47 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+import yaml
 from pydantic import BaseModel
 
 from mlstack_core.spec import DatasetSpec
 from mlstack_serving.lowering import LoweredPipeline, NotLowerableError
 from mlstack_serving.schema import field_names
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 log = logging.getLogger(__name__)
 
 MLFLOW_FOLDER = "mlflow_model"
 PIPELINE = "pipeline"
+
+
+def read_mlmodel(model_path: Path) -> dict[str, Any]:
+    """The MLmodel file of a logged model: plain YAML, read without importing MLflow."""
+    loaded = yaml.safe_load((model_path / "MLmodel").read_text())
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def load_pipeline(model_path: Path) -> Any:
+    """The fitted scikit-learn pipeline of an MLflow sklearn model.
+
+    A skops file is read here as MLflow's sklearn flavor reads it, with the types the MLmodel
+    file trusts: importing MLflow only to do that cost each API worker seconds of start-up.
+    Any other serialization goes through `mlflow.sklearn.load_model`.
+    """
+    flavor = read_mlmodel(model_path).get("flavors", {}).get("sklearn", {})
+    if flavor.get("serialization_format") == "skops":
+        import skops.io
+
+        trusted = [str(t) for t in flavor.get("skops_trusted_types") or []]
+        return skops.io.load(model_path / str(flavor["pickled_model"]), trusted=trusted)
+    import mlflow.sklearn
+
+    return mlflow.sklearn.load_model(str(model_path))
 
 
 @dataclass(frozen=True)
@@ -44,11 +71,10 @@ class ModelCard:
     def from_store(cls, tag: str) -> ModelCard:
         """Read the card of a model in the active BentoML model store (no sklearn import)."""
         import bentoml
-        from mlflow.models import Model
 
         stored = bentoml.models.get(tag)
-        mlmodel = Model.load(str(Path(stored.path_of(MLFLOW_FOLDER)) / "MLmodel"))
-        spec = DatasetSpec.model_validate((mlmodel.metadata or {})["mlstack_spec"])
+        mlmodel = read_mlmodel(Path(stored.path_of(MLFLOW_FOLDER)))
+        spec = DatasetSpec.model_validate((mlmodel.get("metadata") or {})["mlstack_spec"])
         labels = stored.info.labels
         meta = stored.info.metadata
         return cls(
@@ -78,12 +104,10 @@ class ServedModel:
     """
 
     def __init__(self, model_path: Path, spec: DatasetSpec, inference: str = PIPELINE) -> None:
-        import mlflow.sklearn
-
         self.spec = spec
         self._fields = field_names(spec)
         self._threads = threading.local()
-        self.pipeline: Any = mlflow.sklearn.load_model(str(model_path))
+        self.pipeline: Any = load_pipeline(model_path)
         self.classes: list[str] = (
             [str(c) for c in self.pipeline.classes_] if spec.is_classification else []
         )
@@ -105,6 +129,8 @@ class ServedModel:
 
     def frame(self, records: Sequence[BaseModel]) -> pd.DataFrame:
         """Records as the frame the pipeline was fitted on, column by column (missing = NaN)."""
+        import pandas as pd  # only the plain pipeline needs a frame; the API starts without it
+
         values = self.columns(records)
         columns: dict[str, np.ndarray[Any, Any]] = {}
         for name in self.spec.numeric:

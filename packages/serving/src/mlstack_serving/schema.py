@@ -17,7 +17,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from mlstack_core.contract import normalize_category
+from mlstack_core.categories import normalize_category
 from mlstack_core.spec import DatasetSpec
 
 MAX_LISTED = 20

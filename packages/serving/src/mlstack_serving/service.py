@@ -28,7 +28,6 @@ from mlstack_core.settings import load_settings
 from mlstack_core.store import PredictionRecord, PredictionStore
 from mlstack_serving import metrics
 from mlstack_serving.batching import GreedyBatcher
-from mlstack_serving.build import ModelImporter
 from mlstack_serving.fastpath import FastPredict, PredictRoute, RouteSlot
 from mlstack_serving.guard import RequestGuard
 from mlstack_serving.inference import InferenceChoice
@@ -57,7 +56,11 @@ ARGUMENTS = bentoml.use_arguments()
 def _model_tag() -> str:
     """The tag this process serves: the Bento's argument, else the registry's champion."""
     tag = getattr(ARGUMENTS, "model_tag", None)
-    return str(tag) if tag else ModelImporter(SETTINGS).ensure_champion()
+    if tag:
+        return str(tag)
+    from mlstack_serving.build import ModelImporter  # from source only: it imports MLflow
+
+    return ModelImporter(SETTINGS).ensure_champion()
 
 
 def _inference(tag: str) -> InferenceChoice:
@@ -67,6 +70,8 @@ def _inference(tag: str) -> InferenceChoice:
         return InferenceChoice(str(path), str(getattr(ARGUMENTS, "inference_reason", "")))
     if getattr(ARGUMENTS, "model_tag", None):
         return InferenceChoice(PIPELINE, "the Bento predates the inference check: rebuild it")
+    from mlstack_serving.build import ModelImporter
+
     importer = ModelImporter(SETTINGS)
     return importer.inference(importer.registry.require_champion(), tag)
 

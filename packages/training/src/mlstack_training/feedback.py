@@ -17,7 +17,8 @@ import pandas as pd
 from pandera.errors import SchemaErrors
 from sqlalchemy import inspect, select
 
-from mlstack_core.contract import build_schema, normalize_categories, normalize_category
+from mlstack_core.categories import normalize_category
+from mlstack_core.contract import build_schema, normalize_categories
 from mlstack_core.spec import DatasetSpec
 from mlstack_core.store import Feedback, Prediction, make_engine
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -12,6 +12,8 @@ from mlstack_dashboard.alerts import drift_alert
 from mlstack_dashboard.drift import FeatureDrift, align
 
 MAX_PLOTS = 30
+HISTOGRAM_BINS = 30
+SIDES = ("reference", "current")
 
 st.title("Drift")
 settings = ui.settings()
@@ -71,45 +73,55 @@ reference = align(check.reference, spec)
 current = align(check.current, spec)
 
 
+def _numeric_figure(name: str) -> go.Figure:
+    """Overlaid histograms on shared bins, binned here: plotly express would ship every raw
+    value to the browser and bin it there (most of this page's time at a full window)."""
+    ref = reference[name].dropna().to_numpy()
+    cur = current[name].dropna().to_numpy()
+    edges = np.histogram_bin_edges(np.concatenate([ref, cur]), bins=HISTOGRAM_BINS)
+    fig = go.Figure()
+    for label, values, colour in (
+        ("reference", ref, ui.PALETTE[0]),
+        ("current", cur, ui.PALETTE[1]),
+    ):
+        counts, _ = np.histogram(values, bins=edges)
+        fig.add_bar(
+            x=(edges[:-1] + edges[1:]) / 2,
+            y=counts / max(len(values), 1),
+            width=np.diff(edges),
+            name=label,
+            marker_color=colour,
+            opacity=0.6,
+        )
+    fig.update_layout(barmode="overlay", xaxis_title="value", yaxis_title="share of rows")
+    return fig
+
+
+def _categorical_figure(name: str) -> go.Figure:
+    """Share of each category value on both sides, side by side."""
+    ref = reference[name].value_counts(normalize=True)
+    cur = current[name].value_counts(normalize=True)
+    values = sorted(set(ref.index) | set(cur.index))
+    fig = go.Figure()
+    for label, shares, colour in (
+        ("reference", ref, ui.PALETTE[0]),
+        ("current", cur, ui.PALETTE[1]),
+    ):
+        fig.add_bar(
+            x=values, y=[float(shares.get(v, 0.0)) for v in values], name=label, marker_color=colour
+        )
+    fig.update_layout(barmode="group", xaxis_title="value", yaxis_title="share of rows")
+    return fig
+
+
 def figure(feature: FeatureDrift) -> go.Figure:
-    """Reference against current: overlaid density histograms or category shares."""
+    """Reference against current, titled with the feature's score and verdict."""
     score = f"{'p' if feature.measure == 'p-value' else 'distance'} = {feature.score:.3g}"
     title = f"{feature.name} ({score}{', drifted' if feature.drifted else ''})"
-    if feature.kind == "numeric":
-        both = pd.concat(
-            [
-                pd.DataFrame({"value": reference[feature.name], "data": "reference"}),
-                pd.DataFrame({"value": current[feature.name], "data": "current"}),
-            ]
-        ).dropna()
-        return px.histogram(
-            both,
-            x="value",
-            color="data",
-            barmode="overlay",
-            histnorm="probability",
-            opacity=0.6,
-            title=title,
-            color_discrete_sequence=ui.PALETTE,
-        )
-    shares = pd.concat(
-        [
-            reference[feature.name].value_counts(normalize=True).rename("reference"),
-            current[feature.name].value_counts(normalize=True).rename("current"),
-        ],
-        axis=1,
-    ).fillna(0.0)
-    shares.index.name = "value"
-    long = shares.reset_index().melt(id_vars="value", var_name="data", value_name="share")
-    return px.bar(
-        long,
-        x="value",
-        y="share",
-        color="data",
-        barmode="group",
-        title=title,
-        color_discrete_sequence=ui.PALETTE,
-    )
+    make = _numeric_figure if feature.kind == "numeric" else _categorical_figure
+    fig = make(feature.name)
+    fig.update_layout(title=title)
+    return fig
 
 
 ordered = sorted(
