@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 import time
 from pathlib import Path
 
@@ -125,3 +126,27 @@ def test_a_tracking_server_is_left_to_mlflow(
     monkeypatch.setenv("MLSTACK_TRACKING_URI", "http://127.0.0.1:9")
     with pytest.raises(RegistryNotReadableError):
         champion_version_from_db(Settings())
+
+
+def test_a_new_registry_is_copied_from_the_template_and_works(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copied store is what MLflow would have made: its schema at MLflow's head revision,
+    the Default experiment, and a registry that registers, promotes and answers."""
+    monkeypatch.setenv("MLSTACK_CACHE_DIR", str(tmp_path / "cache"))  # made here, not reused
+    settings = Settings()
+    fresh = tmp_path / "made-by-mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{fresh}").search_experiments()
+    registry = register_versions(settings, 1)
+    copied = Path(settings.mlflow_tracking_uri.removeprefix("sqlite:///"))
+    assert list((settings.cache_root / "mlflow-registry").glob("mlflow-*.db"))
+
+    def revision(db: Path) -> str:
+        with sqlite3.connect(db) as conn:
+            return str(conn.execute("SELECT version_num FROM alembic_version").fetchone()[0])
+
+    assert revision(copied) == revision(fresh)
+    names = {e.name for e in registry.client.search_experiments()}
+    assert {"Default", "t"} <= names
+    registry.promote(1, "first")
+    assert registry.require_champion().version == 1

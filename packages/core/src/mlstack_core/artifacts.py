@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from mlstack_core.settings import Settings
     from mlstack_core.spec import DatasetSpec
 
+from mlstack_core.registry_template import prepare_local_registry
+
 SPEC_ARTIFACT = "dataset_spec.json"
 PROFILE_ARTIFACT = "reference/profile.json"
 HOLDOUT_ARTIFACT = "reference/holdout.json"
@@ -44,8 +46,7 @@ def experiment_id(settings: Settings) -> str:
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     uri = settings.mlflow_tracking_uri
-    if uri.startswith("sqlite:"):
-        settings.ensure_state_dir()
+    prepare_local_registry(settings)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     experiment = mlflow.get_experiment_by_name(settings.experiment_name)

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from mlstack_core.artifacts import HOLDOUT_ARTIFACT, PROFILE_ARTIFACT, SPEC_ARTIFACT
 from mlstack_core.endpoints import MLFLOW_HEALTH_PATH, mlflow_remote_url
 from mlstack_core.errors import ModelNotFoundError, RegistryError, RegistryUnreachableError
+from mlstack_core.registry_template import prepare_local_registry
 from mlstack_core.settings import COMPOSE_HINT, Settings
 
 if TYPE_CHECKING:
@@ -138,8 +139,7 @@ class ModelRegistry:
         MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.set("false")  # type: ignore[no-untyped-call]
         MLFLOW_HTTP_REQUEST_MAX_RETRIES.set(str(MLFLOW_HTTP_RETRIES))  # type: ignore[no-untyped-call]
         MLFLOW_HTTP_REQUEST_TIMEOUT.set(str(MLFLOW_HTTP_TIMEOUT_S))  # type: ignore[no-untyped-call]
-        if self.settings.mlflow_tracking_uri.startswith("sqlite:"):
-            self.settings.ensure_state_dir()
+        prepare_local_registry(self.settings)
         uri = self.settings.mlflow_tracking_uri
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
