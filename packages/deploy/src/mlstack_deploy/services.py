@@ -18,8 +18,6 @@ from mlstack_core.endpoints import (
 from mlstack_core.processes import console_script
 from mlstack_core.settings import Settings
 
-UI_NICENESS = 10
-
 
 @dataclass(frozen=True)
 class Service:
@@ -35,9 +33,6 @@ class Service:
     try_first: str
     env: dict[str, str] = field(default_factory=dict)
     remote_url: str | None = None
-    # The UIs are not on the way to the first prediction: on a small machine they yield the
-    # CPU to the API while everything starts at once.
-    niceness: int = 0
 
     @property
     def url(self) -> str:
@@ -93,7 +88,6 @@ def mlflow_service(settings: Settings) -> Service:
         try_first="open it: runs, metrics, plots, the model registry",
         env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
         remote_url=mlflow_remote_url(settings),
-        niceness=UI_NICENESS,
     )
 
 
@@ -122,7 +116,6 @@ def dashboard_service(settings: Settings) -> Service:
         health_path=DASHBOARD_HEALTH_PATH,
         port_setting="MLSTACK_DASHBOARD_PORT",
         try_first="uv run invoke simulate-traffic --drift, then watch Traffic and Drift",
-        niceness=UI_NICENESS,
     )
 
 

@@ -8,10 +8,8 @@ that cannot start is reported with why and how to fix it; the others keep runnin
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,15 +47,6 @@ class Outcome:
     detail: str = ""
     fix: str = ""
     pid: int | None = None
-
-
-def _niced(increment: int) -> Callable[[], None]:
-    """Run in the child before it executes: lower its CPU priority by `increment`."""
-
-    def lower() -> None:
-        os.nice(increment)
-
-    return lower
 
 
 def failure_from_log(log: Path) -> tuple[str, str]:
@@ -148,7 +137,6 @@ class Supervisor:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                     env=self.settings.child_env(service.env),
-                    preexec_fn=_niced(service.niceness) if service.niceness else None,
                 )
             except OSError as exc:
                 return Outcome(
