@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -130,73 +131,136 @@ class ComposeProject:
         return found.splitlines()[0] if found else None
 
 
-def _state(docker: str, container: str) -> tuple[str, str]:
+# Causes that no retry and no restart will fix. A starting container whose log shows one has
+# failed now: MLflow, refused by PostgreSQL, retries for most of an hour and stays "starting".
+PERMANENT_CAUSES = (
+    (
+        re.compile(r"password authentication failed", re.IGNORECASE),
+        "the database volume keeps the password it was created with: put that POSTGRES_PASSWORD "
+        "back in deployment/.env, or start over with `invoke compose-down --volumes` (deletes "
+        "the data)",
+    ),
+    (
+        re.compile(r'(database|role) "[^"]+" does not exist', re.IGNORECASE),
+        "the volume was made with other POSTGRES_USER/POSTGRES_DB values: set them back in "
+        "deployment/.env, or start over with `invoke compose-down --volumes`",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """What `docker inspect` says about a container: its status, health and restarts."""
+
+    status: str
+    health: str
+    restarts: int
+
+    @property
+    def healthy(self) -> bool:
+        return self.health == "healthy" or (self.status == "running" and not self.health)
+
+    @property
+    def crashed(self) -> bool:
+        """Stopped, or restarted by its policy at least once (a crash loop)."""
+        gone = self.status in ("exited", "dead", "restarting", "missing")
+        return gone or self.health == "unhealthy" or self.restarts > 0
+
+
+def _inspect(docker: str, container: str) -> ContainerState:
     done = subprocess.run(
         [docker, "inspect", container], capture_output=True, text=True, check=False, timeout=30
     )
     if done.returncode != 0:
-        return "missing", ""
-    state = json.loads(done.stdout)[0]["State"]
-    return str(state["Status"]), str((state.get("Health") or {}).get("Status", ""))
+        return ContainerState("missing", "", 0)
+    found = json.loads(done.stdout)[0]
+    state = found["State"]
+    health = str((state.get("Health") or {}).get("Status", ""))
+    return ContainerState(str(state["Status"]), health, int(found.get("RestartCount", 0)))
+
+
+def _log(docker: str, container: str) -> str:
+    done = subprocess.run(
+        [docker, "logs", "--tail", "200", container],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    return done.stdout + done.stderr
+
+
+def permanent_cause(log: str) -> tuple[str, str] | None:
+    """The log line naming a cause no retry fixes, and what to do about it; None if none."""
+    for line in reversed(log.splitlines()):
+        for pattern, hint in PERMANENT_CAUSES:
+            found = pattern.search(line)
+            if found:
+                return _cause_text(line, found.start()), hint
+    return None
+
+
+def _cause_text(line: str, at: int) -> str:
+    """The cause from its line: from the FATAL or error word before it (no log prefixes)."""
+    head = line[:at]
+    starts = [head.rfind(word) for word in ("FATAL", "ERROR", "Error", "error:")]
+    begin = max([0, *starts])
+    return line[begin:].strip()[:300]
 
 
 def wait_healthy(project: ComposeProject, service: Service, timeout: float) -> Outcome:
-    """Wait for a container's health check; on failure, the telling line of its log."""
+    """Wait for a container's health check. A container that stopped, restarts, turns
+    unhealthy or logs a cause no retry fixes is reported at once with the telling line."""
     docker = docker_client()
     deadline = time.monotonic() + timeout
-    status, health = "missing", ""
+    state = ContainerState("missing", "", 0)
     container = None
     while time.monotonic() < deadline:
-        container = project.container(service.name)
+        container = container or project.container(service.name)
         if container:
-            status, health = _state(docker, container)
-            if health == "healthy" or (status == "running" and not health):
+            state = _inspect(docker, container)
+            if state.healthy:
                 return Outcome(service, "healthy")
-            if status in ("exited", "dead", "restarting") or health == "unhealthy":
+            if state.crashed or permanent_cause(_log(docker, container)):
                 break
         time.sleep(1)
-    return _failure(project, service, container, status, health, timeout)
+    if container is None:
+        return Outcome(service, "failed", "no container was created", _logs_fix(service, None))
+    return _failure(project, service, container, state, timeout)
+
+
+def _logs_fix(service: Service, log: Path | None) -> str:
+    where = f" ({log})" if log else ""
+    return f"see `docker-compose -p {PROJECT} logs {service.name}`{where}"
 
 
 def _failure(
     project: ComposeProject,
     service: Service,
-    container: str | None,
-    status: str,
-    health: str,
+    container: str,
+    state: ContainerState,
     timeout: float,
 ) -> Outcome:
+    """Which container, why (the telling line of its log, kept in the logs folder), what to do."""
     log = project.settings.logs_dir / f"compose-{service.name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    if container:
-        done = subprocess.run(
-            [docker_client(), "logs", "--tail", "200", container],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
-        )
-        log.write_text(done.stdout + done.stderr)
-    detail, hint = failure_from_log(log) if container else ("no container was created", "")
-    fatal = _fatal_line(log) if container else None
-    detail = fatal or detail
-    state = health or status
-    label: Status = "unhealthy" if state in ("starting", "unhealthy", "running") else "failed"
-    if state == "starting":
-        state = f"not healthy after {timeout:.0f} s"
-    return Outcome(
-        service,
-        label,
-        detail=f"container {state}: {detail}",
-        fix=hint or f"see `docker-compose -p {PROJECT} logs {service.name}` ({log})",
-    )
-
-
-def _fatal_line(log: Path) -> str | None:
-    """A server that retries forever (MLflow on a refused login) logs its cause before the
-    retry notices: the last line saying FATAL, when there is one."""
-    lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
-    return next((ln[:300] for ln in reversed(lines) if "fatal" in ln.lower()), None)
+    text = _log(docker_client(), container)
+    log.write_text(text)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    fatal = next((ln[:300] for ln in reversed(lines) if "fatal" in ln.lower()), None)
+    telling, printed_hint = failure_from_log(log)
+    detail, hint = permanent_cause(text) or (fatal or telling, printed_hint)
+    label: Status = "failed"
+    if state.restarts and state.status == "running":
+        what = f"restarting (restarted {state.restarts}x)"
+    elif state.crashed:
+        what = state.health or state.status
+    elif permanent_cause(text):
+        what = "cannot start"
+    else:
+        what, label = f"not healthy after {timeout:.0f} s", "unhealthy"
+    fix = f"{hint}; {_logs_fix(service, log)}" if hint else _logs_fix(service, log)
+    return Outcome(service, label, detail=f"container {what}: {detail}", fix=fix)
 
 
 def stack_settings(settings: Settings) -> Settings:

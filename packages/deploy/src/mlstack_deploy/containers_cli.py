@@ -10,6 +10,7 @@ from rich.console import Console
 from mlstack_core.cli import fail, guarded, make_app
 from mlstack_core.errors import MlstackError
 from mlstack_core.settings import Settings
+from mlstack_deploy.champion import champion_bento
 
 app = make_app("Wheelhouse, images, compose and Kubernetes manifests of mlstack.")
 console = Console(stderr=True)
@@ -22,13 +23,6 @@ BentoOption = Annotated[
 
 def _settings() -> Settings:
     return guarded(lambda settings: settings, level="INFO")
-
-
-def champion_bento(settings: Settings) -> str:
-    """The tag of the champion's Bento, `mlstack:v<registry version>`."""
-    from mlstack_core.registry import ModelRegistry
-
-    return f"mlstack:v{ModelRegistry(settings).require_champion().version}"
 
 
 @app.command()
@@ -87,8 +81,8 @@ def compose_up(
     """Build the images and start the containerized stack; wait for health; print the table."""
     import time
 
-    from mlstack_deploy.cli import DEGRADED, _report
     from mlstack_deploy.compose import compose_up as bring_up
+    from mlstack_deploy.report import exit_code, report
 
     settings = _settings()
     began = time.perf_counter()
@@ -100,13 +94,13 @@ def compose_up(
         fail(exc)
     for image in images:
         console.print(f"image {image.image}: {image.seconds:.1f} s")
-    _report(outcomes)
-    degraded = any(o.status != "healthy" for o in outcomes)
+    report(Console(), outcomes)
+    degraded = exit_code(outcomes) != 0
     console.print(
         f"ready in {time.perf_counter() - began:.1f} s"
         + (" — [yellow]degraded[/]: fix the services above" if degraded else "")
     )
-    raise typer.Exit(DEGRADED if degraded else 0)
+    raise typer.Exit(exit_code(outcomes))
 
 
 @app.command("compose-down")
