@@ -16,12 +16,14 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlstack_core.endpoints import API_READY_PATH, DASHBOARD_HEALTH_PATH, MLFLOW_HEALTH_PATH
 from mlstack_core.processes import console_script as tool
 from mlstack_core.settings import Settings
+from mlstack_deploy.base_image import ensure_base_image
 from mlstack_deploy.containers import ImageResult, containerize, docker_client
 from mlstack_deploy.images import DASHBOARD, MLFLOW, build_support_image, project_root
 from mlstack_deploy.services import Service
@@ -300,28 +302,39 @@ def bootstrap_champion(settings: Settings, say: Callable[[str], None]) -> int:
 def compose_up(
     settings: Settings, offline: bool, say: Callable[[str], None]
 ) -> tuple[list[Outcome], list[ImageResult]]:
-    """Bring the whole stack up from nothing; each service's outcome and the images built."""
+    """Bring the whole stack up from nothing; each service's outcome and the images built.
+
+    What does not wait on another step runs beside it: PostgreSQL starts while the MLflow
+    image builds, and the dashboard image builds while MLflow starts and the champion is
+    trained, built and containerized.
+    """
     root = project_root()
     host = stack_settings(settings)
     host.ensure_state_dir()
-    built = [
-        build_support_image(host, MLFLOW, MLFLOW_IMAGE, offline, root),
-        build_support_image(host, DASHBOARD, DASHBOARD_IMAGE, offline, root),
-    ]
     images = {"mlflow": MLFLOW_IMAGE, "dashboard": DASHBOARD_IMAGE}
     project = ComposeProject(settings, root, images)
     services = {s.name: s for s in compose_services(settings)}
-    say("Starting PostgreSQL and MLflow")
-    project.run("up", "-d", "postgres", "mlflow", what="docker-compose up postgres mlflow")
-    outcomes = {
-        name: wait_healthy(project, services[name], HEALTH_TIMEOUT[name])
-        for name in ("postgres", "mlflow")
-    }
-    if outcomes["mlflow"].status != "healthy":
-        return list(outcomes.values()), built
-    version = bootstrap_champion(host, say)
-    api = containerize(host, f"mlstack:v{version}", offline=offline)
-    built.append(api)
+    say("Starting PostgreSQL; building the MLflow and dashboard images")
+    project.run("up", "-d", "postgres", what="docker-compose up postgres")
+    if offline:  # once, before the two builds that need it run side by side
+        ensure_base_image(host, docker_client())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        dashboard = pool.submit(
+            build_support_image, host, DASHBOARD, DASHBOARD_IMAGE, offline, root
+        )
+        built = [build_support_image(host, MLFLOW, MLFLOW_IMAGE, offline, root)]
+        say("Starting MLflow")
+        project.run("up", "-d", "mlflow", what="docker-compose up mlflow")
+        outcomes = {
+            name: wait_healthy(project, services[name], HEALTH_TIMEOUT[name])
+            for name in ("postgres", "mlflow")
+        }
+        if outcomes["mlflow"].status != "healthy":
+            return list(outcomes.values()), [*built, dashboard.result()]
+        version = bootstrap_champion(host, say)
+        say(f"Containerizing mlstack:v{version}")
+        api = containerize(host, f"mlstack:v{version}", offline=offline)
+        built += [dashboard.result(), api]
     project = ComposeProject(settings, root, {**images, "api": api.image})
     say("Starting the API and the dashboard")
     project.run("up", "-d", what="docker-compose up")

@@ -88,12 +88,15 @@ def compose_up(
     began = time.perf_counter()
     try:
         outcomes, images = bring_up(
-            settings, offline, lambda line: console.print(f"[bold]{line}[/]")
+            settings,
+            offline,
+            lambda line: console.print(f"[bold]{line}[/] ({time.perf_counter() - began:.1f} s)"),
         )
     except MlstackError as exc:
         fail(exc)
     for image in images:
-        console.print(f"image {image.image}: {image.seconds:.1f} s")
+        made = "unchanged, reused" if image.reused else "built"
+        console.print(f"image {image.image}: {made} in {image.seconds:.1f} s")
     report(Console(), outcomes)
     degraded = exit_code(outcomes) != 0
     console.print(
