@@ -97,7 +97,8 @@ def compose_stack(
     try:
         yield stack
     finally:
-        stack.invoke("compose-down", "--volumes")
+        if docker_engine.docker("ps", "-aq", "--filter", PROJECT_LABEL).split():
+            stack.invoke("compose-down", "--volumes")  # test_compose_down did not run or failed
 
 
 def stack_champion(stack: ComposeStack) -> str:
