@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 import typer
@@ -39,9 +40,10 @@ def wheelhouse(
 
     try:
         tag = bento or champion_bento(settings)
-        with console.status(f"Wheelhouse of {tag}"):
+        with console.status(f"Wheelhouse of {tag}"), ThreadPoolExecutor() as pool:
+            images = pool.submit(stack_wheelhouses, settings, project_root()) if stack else None
             house = bento_wheelhouse(settings, tag)
-            others = stack_wheelhouses(settings, project_root()) if stack else []
+            others = images.result() if images else []
     except MlstackError as exc:
         fail(exc)
     for made in [house, *others]:

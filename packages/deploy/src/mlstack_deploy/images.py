@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,8 +79,14 @@ def locked_requirements(root: Path, package: str) -> list[str]:
 
 
 def stack_wheelhouses(settings: Settings, root: Path) -> list[Wheelhouse]:
-    """The wheelhouses of the MLflow and dashboard images (made where the index is reachable)."""
-    return [build_wheelhouse(settings, locked_requirements(root, i.package)) for i in SUPPORT]
+    """The wheelhouses of the MLflow and dashboard images (made where the index is reachable),
+    downloaded side by side."""
+
+    def made(image: SupportImage) -> Wheelhouse:
+        return build_wheelhouse(settings, locked_requirements(root, image.package))
+
+    with ThreadPoolExecutor() as pool:
+        return list(pool.map(made, SUPPORT))
 
 
 def _context(settings: Settings, root: Path, image: SupportImage, offline: bool, ctx: Path) -> None:
