@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 from mlstack_core.settings import Settings
-from mlstack_deploy.base_image import extended_rootfs
+from mlstack_deploy.base_image import cached_rootfs
 from tests.deploy.docker_engine import DockerEngine
 
 HERE = Path(__file__).resolve().parent
@@ -30,8 +31,10 @@ def _postgres_data(root: Path) -> None:
 
 
 def postgres_tarball(settings: Settings) -> Path:
-    """The offline base root with PostgreSQL (one debootstrap serves both)."""
-    return extended_rootfs(settings, "postgres-rootfs", PACKAGES, _postgres_data)
+    """A Debian root file system with PostgreSQL (debootstrap'd once, cached)."""
+    key = hashlib.sha256(" ".join(PACKAGES).encode()).hexdigest()[:12]
+    tarball = settings.cache_root / "base" / f"postgres-rootfs-{key}.tar"
+    return cached_rootfs(tarball, PACKAGES, _postgres_data)
 
 
 def postgres_standin(engine: DockerEngine, settings: Settings) -> str:

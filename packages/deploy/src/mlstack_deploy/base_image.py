@@ -7,8 +7,7 @@ installs with apt already installed and no apt source left (so its `apt-get upda
 then installs only from the wheelhouse given as `UV_FIND_LINKS`, a build argument every image
 built on this one declares through `ONBUILD ARG`). The root file system is made once and kept
 as a tarball under `<cache>/base/`, keyed by what went into it; importing it takes seconds.
-Roots that need more (a database stand-in, test hosts) are made from that same tarball plus
-their packages (`extended_rootfs`): one debootstrap on a fresh machine, not one per root.
+Other roots (the tests' database stand-in) are made and cached the same way (`cached_rootfs`).
 """
 
 from __future__ import annotations
@@ -16,10 +15,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -61,7 +60,10 @@ def debian_mirror(sources: tuple[Path, ...] = APT_SOURCES) -> str:
 
 
 def uv_binary() -> Path:
-    found = shutil.which("uv")
+    """The uv executable copied into images: this environment's own first (a uv on PATH may
+    be a version manager's shell shim, which cannot run inside an image)."""
+    beside = Path(sys.executable).parent / "uv"
+    found = str(beside) if beside.is_file() else shutil.which("uv")
     if found is None:
         raise DeployError("uv is not on PATH", "run through `uv run invoke ...`")
     return Path(found).resolve()
@@ -92,74 +94,24 @@ def _pack(root: Path, tarball: Path) -> None:
     partial.rename(tarball)
 
 
-def rootfs_tarball(settings: Settings) -> Path:
-    """The base root file system as a tarball, made with debootstrap when not cached."""
-    uv = uv_binary()
-    tarball = settings.cache_root / "base" / f"{SUITE}-{base_key(uv)}.tar"
+def cached_rootfs(tarball: Path, packages: tuple[str, ...], finish: Callable[[Path], None]) -> Path:
+    """A debootstrap'd root with `packages`, then `finish(root)`, packed as `tarball` once."""
     with _exclusive(tarball):
         if tarball.is_file():
             return tarball
         with tempfile.TemporaryDirectory(prefix="mlstack-rootfs-", dir=tarball.parent) as tmp:
             root = Path(tmp) / "root"
-            debootstrap(root, PACKAGES)
-            _prepare(root, uv)
-            _pack(root, tarball)
-    return tarball
-
-
-def extended_rootfs(
-    settings: Settings,
-    name: str,
-    packages: tuple[str, ...],
-    finish: Callable[[Path], None] = lambda root: None,
-) -> Path:
-    """The base root plus `packages` (then `finish(root)`), cached as a tarball of its own."""
-    base = rootfs_tarball(settings)
-    key = hashlib.sha256("\n".join([base.name, name, *packages]).encode()).hexdigest()[:12]
-    tarball = base.parent / f"{name}-{key}.tar"
-    with _exclusive(tarball):
-        if tarball.is_file():
-            return tarball
-        with tempfile.TemporaryDirectory(prefix=f"mlstack-{name}-", dir=base.parent) as tmp:
-            root = Path(tmp) / "root"
-            root.mkdir()
-            run_checked(["tar", "-C", str(root), "-xf", str(base)], "unpacking the base root")
-            add_packages(root, packages)
+            debootstrap(root, packages)
             finish(root)
             _pack(root, tarball)
     return tarball
 
 
-def add_packages(root: Path, packages: tuple[str, ...]) -> None:
-    """apt-get install `packages` into a root from `rootfs_tarball` (which has no apt source):
-    the machine's mirror and name servers serve the install, then are taken out again."""
-    sources, resolv = root / "etc/apt/sources.list", root / "etc/resolv.conf"
-    policy = root / "usr/sbin/policy-rc.d"  # no service starts inside the chroot
-    kept = resolv.read_bytes() if resolv.is_file() else None
-    sources.write_text(f"deb {debian_mirror()} {SUITE} main\n")
-    resolv.unlink(missing_ok=True)
-    shutil.copy2("/etc/resolv.conf", resolv)
-    policy.write_text("#!/bin/sh\nexit 101\n")
-    policy.chmod(0o755)
-    (root / UNSAFE_IO).write_text("force-unsafe-io\n")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    chroot = ["chroot", str(root)]
-    try:
-        run_checked(["mount", "-t", "proc", "proc", str(root / "proc")], "mounting /proc")
-        run_checked([*chroot, "apt-get", "update", "-qq"], "apt-get update in the root", env=env)
-        run_checked(
-            [*chroot, "apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
-            f"apt-get install {' '.join(packages)} in the root",
-            env=env,
-        )
-    finally:
-        _unmount_below(root)
-        policy.unlink(missing_ok=True)
-        (root / UNSAFE_IO).unlink(missing_ok=True)
-        resolv.unlink(missing_ok=True)
-        if kept is not None:
-            resolv.write_bytes(kept)
-        _no_apt_source(root)
+def rootfs_tarball(settings: Settings) -> Path:
+    """The base root file system as a tarball, made with debootstrap when not cached."""
+    uv = uv_binary()
+    tarball = settings.cache_root / "base" / f"{SUITE}-{base_key(uv)}.tar"
+    return cached_rootfs(tarball, PACKAGES, lambda root: _prepare(root, uv))
 
 
 def _unmount_below(root: Path) -> None:
