@@ -34,7 +34,9 @@ PROJECT = "mlstack"
 COMPOSE_FILE = "deployment/docker-compose.yml"
 MLFLOW_IMAGE = "mlstack-mlflow:latest"
 DASHBOARD_IMAGE = "mlstack-dashboard:latest"
-HEALTH_TIMEOUT = {"postgres": 90.0, "mlflow": 120.0, "api": 180.0, "dashboard": 120.0}
+# Long enough for a slow start on a loaded host: a container that fails is reported as soon as
+# it stops, restarts or logs a cause no retry fixes, not when this runs out.
+HEALTH_TIMEOUT = {"postgres": 90.0, "mlflow": 240.0, "api": 300.0, "dashboard": 240.0}
 
 
 def compose_services(settings: Settings) -> list[Service]:
