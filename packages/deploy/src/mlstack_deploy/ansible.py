@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mlstack_core.processes import console_script as tool
 from mlstack_core.settings import Settings
-from mlstack_deploy.containers_cli import champion_bento
+from mlstack_deploy.champion import champion_bento
 from mlstack_deploy.errors import DeployError
 
 PLAYBOOKS = Path(__file__).resolve().parents[4] / "ansible"
