@@ -202,12 +202,18 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     work = tmp_path_factory.mktemp("ansible")
     home = work / "home"
     env = state_env(home)
+    began = time.monotonic()
     records = _models(home, env, work)
+    trained = time.monotonic()
     cert, key = _certificate(work)
     with (
         vm_fleet(HOSTS, work / "hosts") as fleet,
         postgres_server(("127.0.0.1", GATEWAY), f"{SUBNET}.0/24") as port,
     ):
+        print(
+            f"setup: models and Bentos {trained - began:.1f} s, "
+            f"hosts and store {time.monotonic() - trained:.1f} s"
+        )
         store = sa.create_engine(f"postgresql+psycopg://mlstack@127.0.0.1:{port}/postgres")
         try:
             yield Site(fleet, _inventory(work, fleet, port, cert, key), env, store, records, cert)

@@ -144,9 +144,12 @@ def deploy(
         wheels = wheelhouse or bento_wheelhouse(settings, tag).path
         extra["mlstack_offline"] = True
         extra["mlstack_api_wheelhouse_archive"] = str(wheelhouse_archive(settings, wheels))
-        for role, requirements in (("dashboard", dashboard.requirements), ("common", [uv])):
+        for name, requirements in (
+            ("mlstack_dashboard_wheelhouse_archive", dashboard.requirements),
+            ("mlstack_common_uv_wheelhouse_archive", [uv]),
+        ):
             house = build_wheelhouse(settings, requirements).path
-            extra[f"mlstack_{role}_wheelhouse_archive"] = str(wheelhouse_archive(settings, house))
+            extra[name] = str(wheelhouse_archive(settings, house))
     Playbook("deploy.yml", inventory, limit).run(extra)
     return tag
 
