@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from tornado.httpclient import HTTPRequest
@@ -32,8 +33,11 @@ from tornado.websocket import websocket_connect
 
 from mlstack_core.registry import ModelRegistry
 from mlstack_core.settings import Settings
+from mlstack_core.spec import DatasetSpec
+from mlstack_core.testing.champion import register_champion
 from mlstack_core.testing.postgres import postgres_server
 from mlstack_core.testing.servers import VENV_BIN as BIN
+from mlstack_training.seed import seed_csv, seed_spec
 from tests.conftest import ROOT
 from tests.deploy.champion import run_tool, state_env
 from tests.deploy.dashboard_page import overview_script
@@ -123,14 +127,25 @@ class Site:
         return dict(answer.json()[0])
 
 
+def _register(settings: Settings, reason: str) -> None:
+    """A new registry version of a classifier on the seed sample, promoted to champion."""
+    spec = DatasetSpec.from_file(seed_spec())
+    frame = pd.read_csv(seed_csv())
+    holdout = frame.sample(frac=0.2, random_state=0)
+    register_champion(settings, spec, frame.drop(holdout.index), holdout, reason=reason)
+
+
 def _models(home: Path, env: dict[str, str], work: Path) -> list[dict[str, Any]]:
-    """Bentos mlstack:v1 and v2 (two registry versions) and a broken mlstack:v3."""
-    run_tool("mlstack-train", "train", "--seed-sample", env=env)
-    run_tool("mlstack-serve", "build", env=env)
-    run_tool("mlstack-train", "train", "--seed-sample", "--estimator", "linear", env=env)
-    run_tool("mlstack-train", "promote", "2", "--reason", "deploy test", env=env)
-    run_tool("mlstack-serve", "build", env=env)
+    """Bentos mlstack:v1 and v2 (two registry versions) and a broken mlstack:v3.
+
+    The versions are registered in this process with the code training registers with (the
+    training CLI is tested elsewhere); the Bentos are built by the real `mlstack-serve build`.
+    """
     settings = Settings(home=home)
+    _register(settings, "deploy test: first release")
+    run_tool("mlstack-serve", "build", env=env)
+    _register(settings, "deploy test: second release")
+    run_tool("mlstack-serve", "build", env=env)
     _break_release(env, settings.bentoml_home, work)
     registry = ModelRegistry(settings)
     return registry.holdout(registry.require_champion())
