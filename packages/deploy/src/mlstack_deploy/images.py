@@ -78,6 +78,18 @@ def locked_requirements(root: Path, package: str) -> list[str]:
     return [ln.strip() for ln in exported.splitlines() if ln.strip() and not ln.startswith("#")]
 
 
+def workspace_wheels(root: Path, packages: tuple[str, ...], dest: Path) -> None:
+    """Build the wheels of the workspace's own `packages` (`uv build`) into `dest`."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for package in packages:
+        run_checked(
+            [str(uv_binary()), "build", "--wheel", "--package", package, "-o", str(dest)],
+            f"building the {package} wheel",
+            "see the uv output above",
+            cwd=root,
+        )
+
+
 def stack_wheelhouses(settings: Settings, root: Path) -> list[Wheelhouse]:
     """The wheelhouses of the MLflow and dashboard images (made where the index is reachable),
     downloaded side by side."""
@@ -95,22 +107,7 @@ def _context(settings: Settings, root: Path, image: SupportImage, offline: bool,
     (ctx / "requirements.txt").write_text("\n".join(requirements) + "\n")
     shutil.copy2(uv_binary(), ctx / "uv")
     (ctx / "wheels").mkdir()
-    (ctx / "packages").mkdir()
-    for package in image.workspace_wheels:
-        run_checked(
-            [
-                str(uv_binary()),
-                "build",
-                "--wheel",
-                "--package",
-                package,
-                "-o",
-                str(ctx / "packages"),
-            ],
-            f"building the {package} wheel",
-            "see the uv output above",
-            cwd=root,
-        )
+    workspace_wheels(root, image.workspace_wheels, ctx / "packages")
     if offline:
         house = build_wheelhouse(settings, requirements)
         for wheel in house.path.glob("*.whl"):
