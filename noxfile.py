@@ -80,9 +80,13 @@ def e2e(session: nox.Session) -> None:
 def deploy(session: nox.Session) -> None:
     """Deployment for real on this machine: a dockerd in a network namespace of its own
     (offline images, the compose stack, rendered and validated manifests) and Ansible to test
-    hosts that behave like VMs."""
+    hosts that behave like VMs. The container tests and the Ansible tests run side by side on
+    two workers (tests/deploy/conftest.py schedules them): both spend most of their time waiting
+    on servers, builds and installs."""
     sync(session, "--all-packages", "--group", "dev", compile_bytecode=True)
-    session.run("pytest", "tests", "-m", "deploy", *session.posargs)
+    session.run(
+        "pytest", "tests/deploy", "-m", "deploy", "-n", "2", "--dist", "loadfile", *session.posargs
+    )
 
 
 @nox.session

@@ -14,7 +14,7 @@ import pytest
 from mlstack_core.endpoints import DASHBOARD_HEALTH_PATH, MLFLOW_HEALTH_PATH
 from mlstack_core.processes import group_alive, is_alive, process_tree
 from mlstack_core.testing.servers import VENV_BIN, port_answers, spawn, stop, wait_healthy
-from mlstack_deploy.cli import DEGRADED
+from mlstack_deploy.report import DEGRADED
 from tests.conftest import ROOT, Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -63,7 +63,7 @@ class DockerEngine:
 
     netns: str
     root: Path
-    pid: int
+    process: subprocess.Popen[bytes]
 
     @property
     def socket(self) -> Path:
@@ -138,7 +138,7 @@ def _start(root: Path, data: Path, netns: str) -> DockerEngine:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    engine = DockerEngine(netns, root, process.pid)
+    engine = DockerEngine(netns, root, process)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -165,18 +165,13 @@ def _clear(engine: DockerEngine) -> None:
 
 
 def _stop(engine: DockerEngine) -> None:
-    with_pid = engine.root / "dockerd.pid"
-    pid = int(with_pid.read_text()) if with_pid.exists() else engine.pid
-    for target in {pid, engine.pid}:
-        try:
-            os.kill(target, signal.SIGTERM)
-        except ProcessLookupError:
-            continue
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
-        time.sleep(0.2)
-    if Path(f"/proc/{pid}").exists():
-        os.killpg(engine.pid, signal.SIGKILL)
+    """SIGTERM to dockerd (nsenter execs it: same PID), then SIGKILL to its group after 30 s."""
+    engine.process.terminate()
+    try:
+        engine.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(engine.process.pid, signal.SIGKILL)
+        engine.process.wait(timeout=30)
     subprocess.run(["ip", "netns", "del", engine.netns], check=False)
 
 

@@ -1,8 +1,8 @@
 """What an offline build needs, made once where the Debian mirror and the index are reachable.
 
 The builds themselves run inside the engine's network namespace, which reaches nothing, as on
-an air-gapped site: the base root file system, the postgres stand-in and the wheelhouses (of
-the Bento and of the stack's images) are made here first, in parallel, and cached under
+an air-gapped site: the base root file system, the postgres stand-in's and the wheelhouses (of
+the Bento and of the stack's images) are made here first, side by side, and cached under
 `~/.cache/mlstack/` so a rerun makes none of them again.
 """
 
@@ -22,20 +22,16 @@ from tests.deploy.standins import postgres_tarball
 
 
 @pytest.fixture(scope="session")
-def offline_inputs(bento_home: Path) -> Path:
-    """The state folder of `bento_home`, with every offline input in the cache."""
+def offline_inputs(request: pytest.FixtureRequest) -> Path:
+    """The state folder of `bento_home`, with every offline input in the cache. The two roots
+    are debootstrapped side by side while `bento_home` trains and builds."""
     install_missing()
-    settings = Settings(home=bento_home)
     began = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        jobs = [
-            pool.submit(rootfs_tarball, settings),
-            pool.submit(postgres_tarball, settings),
-            pool.submit(
-                run_tool, "mlstack-containers", "wheelhouse", "--stack", env=state_env(bento_home)
-            ),
-        ]
-        for job in jobs:
-            job.result()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        roots = [pool.submit(make, Settings()) for make in (rootfs_tarball, postgres_tarball)]
+        bento_home: Path = request.getfixturevalue("bento_home")
+        run_tool("mlstack-containers", "wheelhouse", "--stack", env=state_env(bento_home))
+        for root in roots:
+            root.result()
     print(f"offline inputs ready in {time.perf_counter() - began:.1f} s")
     return bento_home

@@ -1,15 +1,20 @@
 """`invoke deploy` with real ansible-playbook to three test hosts that behave like VMs.
 
-Two API hosts and one nginx load balancer (systemd-nspawn machines in network namespaces,
-sshd on their own addresses, no internet: they install from the pushed wheelhouse), a real
-PostgreSQL prediction store on this machine's side. The steps run in order on one fleet:
-deploy, rerun, rolling update under load, a release that fails readiness, deploy-rollback.
+Two API hosts and one nginx load balancer that also runs the dashboard (systemd-nspawn machines
+in network namespaces, sshd on their own addresses, no internet: they install from the pushed
+wheelhouses), a real PostgreSQL prediction store on this machine's side. The steps run in order
+on one fleet: deploy, rerun, rolling update under load, a release that crashes at start,
+deploy-rollback.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import re
+import shlex
+import ssl
 import subprocess
 import tarfile
 import threading
@@ -20,15 +25,22 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 import sqlalchemy as sa
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
 
 from mlstack_core.registry import ModelRegistry
 from mlstack_core.settings import Settings
+from mlstack_core.spec import DatasetSpec
+from mlstack_core.testing.champion import register_champion
 from mlstack_core.testing.postgres import postgres_server
 from mlstack_core.testing.servers import VENV_BIN as BIN
+from mlstack_training.seed import seed_csv, seed_spec
 from tests.conftest import ROOT
 from tests.deploy.champion import run_tool, state_env
+from tests.deploy.dashboard_page import overview_script
 from tests.deploy.vm_hosts import GATEWAY, SUBNET, VmFleet, vm_fleet
 
 pytestmark = [pytest.mark.deploy, pytest.mark.slow, pytest.mark.timeout(3600)]
@@ -38,6 +50,8 @@ API_HOSTS = ("api1", "api2")
 LB = f"https://{SUBNET}.4"
 TOKEN = "deploy-test-token"  # pragma: allowlist secret
 DASHBOARD_PASSWORD = "dashboard-test-password"  # pragma: allowlist secret
+DASHBOARD_AUTH = ("mlstack", DASHBOARD_PASSWORD)
+DASHBOARD_PYTHON = "/opt/mlstack/dashboard/current/venv/bin/python"
 BROKEN = "RuntimeError: this release is broken on purpose"
 ROLLING_SECONDS_MAX = 900
 
@@ -113,14 +127,25 @@ class Site:
         return dict(answer.json()[0])
 
 
+def _register(settings: Settings, reason: str) -> None:
+    """A new registry version of a classifier on the seed sample, promoted to champion."""
+    spec = DatasetSpec.from_file(seed_spec())
+    frame = pd.read_csv(seed_csv())
+    holdout = frame.sample(frac=0.2, random_state=0)
+    register_champion(settings, spec, frame.drop(holdout.index), holdout, reason=reason)
+
+
 def _models(home: Path, env: dict[str, str], work: Path) -> list[dict[str, Any]]:
-    """Bentos mlstack:v1 and v2 (two registry versions) and a broken mlstack:v3."""
-    run_tool("mlstack-train", "train", "--seed-sample", env=env)
-    run_tool("mlstack-serve", "build", env=env)
-    run_tool("mlstack-train", "train", "--seed-sample", "--estimator", "linear", env=env)
-    run_tool("mlstack-train", "promote", "2", "--reason", "deploy test", env=env)
-    run_tool("mlstack-serve", "build", env=env)
+    """Bentos mlstack:v1 and v2 (two registry versions) and a broken mlstack:v3.
+
+    The versions are registered in this process with the code training registers with (the
+    training CLI is tested elsewhere); the Bentos are built by the real `mlstack-serve build`.
+    """
     settings = Settings(home=home)
+    _register(settings, "deploy test: first release")
+    run_tool("mlstack-serve", "build", env=env)
+    _register(settings, "deploy test: second release")
+    run_tool("mlstack-serve", "build", env=env)
     _break_release(env, settings.bentoml_home, work)
     registry = ModelRegistry(settings)
     return registry.holdout(registry.require_champion())
@@ -169,7 +194,8 @@ def _inventory(work: Path, fleet: VmFleet, store_port: int, cert: Path, key: Pat
                 ),
                 # The API does not talk to MLflow; production settings still name a server.
                 "mlstack_api_tracking_uri": f"http://{GATEWAY}:5000",
-                "mlstack_api_readiness_timeout": 90,
+                # A crash is caught at once; this only bounds a release that hangs.
+                "mlstack_api_readiness_timeout": 300,
                 "mlstack_lb_tls_certificate": str(cert),
                 "mlstack_lb_tls_key": str(key),
                 "mlstack_lb_dashboard_password": DASHBOARD_PASSWORD,
@@ -177,6 +203,7 @@ def _inventory(work: Path, fleet: VmFleet, store_port: int, cert: Path, key: Pat
             "children": {
                 "api": {"hosts": {name: hosts[name] for name in API_HOSTS}},
                 "lb": {"hosts": {"lb1": hosts["lb1"]}},
+                "dashboard": {"hosts": {"lb1": {}}},
             },
         }
     }
@@ -190,12 +217,18 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     work = tmp_path_factory.mktemp("ansible")
     home = work / "home"
     env = state_env(home)
+    began = time.monotonic()
     records = _models(home, env, work)
+    trained = time.monotonic()
     cert, key = _certificate(work)
     with (
         vm_fleet(HOSTS, work / "hosts") as fleet,
         postgres_server(("127.0.0.1", GATEWAY), f"{SUBNET}.0/24") as port,
     ):
+        print(
+            f"setup: models and Bentos {trained - began:.1f} s, "
+            f"hosts and store {time.monotonic() - trained:.1f} s"
+        )
         store = sa.create_engine(f"postgresql+psycopg://mlstack@127.0.0.1:{port}/postgres")
         try:
             yield Site(fleet, _inventory(work, fleet, port, cert, key), env, store, records, cert)
@@ -229,7 +262,6 @@ def test_deploy_serves_the_release_on_every_host_and_through_the_lb(site: Site) 
         assert site.predict(f"http://{site.fleet.hosts[name].address}:3000")["model_version"] == "1"
 
     with site.client() as client:
-        assert client.get(f"{LB}/dashboard/").status_code == 401
         redirect = client.get(f"http://{SUBNET}.4/readyz")
         assert redirect.status_code == 301
         assert redirect.headers["location"].startswith("https://")
@@ -237,6 +269,7 @@ def test_deploy_serves_the_release_on_every_host_and_through_the_lb(site: Site) 
     public = [f for f in listeners if not f[3].startswith(("127.", "[::1]", "[::ffff:127."))]
     assert {f[3] for f in public} == {f"{SUBNET}.4:22", f"{SUBNET}.4:80", f"{SUBNET}.4:443"}
     assert all('"nginx"' in f[-1] or '"sshd"' in f[-1] for f in public), public
+    assert "127.0.0.1:8501" in {f[3] for f in listeners}
 
     answer = site.predict(LB)
     assert answer["model_version"] == "1"
@@ -246,6 +279,63 @@ def test_deploy_serves_the_release_on_every_host_and_through_the_lb(site: Site) 
             {"id": answer["prediction_id"]},
         ).scalar_one()
     assert stored == "1"
+
+
+def _open_dashboard_stream(cert: Path, headers: dict[str, str]) -> None:
+    """Open the dashboard's websocket through nginx (the upgrade must pass), then close it."""
+
+    async def connect() -> None:
+        request = HTTPRequest(
+            f"wss://{SUBNET}.4/dashboard/_stcore/stream",
+            headers={"Origin": LB, **headers},
+            ssl_options=ssl.create_default_context(cafile=str(cert)),
+            request_timeout=30,
+        )
+        connection = await websocket_connect(request)
+        connection.close()
+
+    asyncio.run(connect())
+
+
+def test_dashboard_behind_basic_auth_shows_the_production_traffic(site: Site) -> None:
+    with site.client() as client:
+        health = client.get(f"{LB}/dashboard/_stcore/health", auth=DASHBOARD_AUTH)
+        assert (health.status_code, health.text) == (200, "ok")
+        page = client.get(f"{LB}/dashboard/", auth=DASHBOARD_AUTH)
+        assert page.status_code == 200
+        assert "<title>" in page.text
+        assert client.get(f"{LB}/dashboard/").status_code == 401
+        assert client.get(f"{LB}/dashboard/_stcore/health").status_code == 401
+    basic = base64.b64encode(":".join(DASHBOARD_AUTH).encode()).decode()
+    _open_dashboard_stream(site.cert, {"Authorization": f"Basic {basic}"})
+    user = site.fleet.ssh(
+        "lb1", "ps -o user= -p $(systemctl show -P MainPID mlstack-dashboard)"
+    ).stdout.strip()
+    assert user == "mlstack"
+
+    # The Overview page, rendered as the service user with the service's settings, counts
+    # the predictions in the production store.
+    with site.store.connect() as connection:
+        count = connection.execute(sa.text("SELECT count(*) FROM predictions")).scalar_one()
+    assert count > 0
+    command = shlex.join(
+        [
+            "systemd-run",
+            "--wait",
+            "--pipe",
+            "--quiet",
+            "--property=User=mlstack",
+            "--property=EnvironmentFile=/etc/mlstack/dashboard.env",
+            "--property=WorkingDirectory=/var/lib/mlstack",
+            DASHBOARD_PYTHON,
+            "-c",
+            overview_script(),
+        ]
+    )
+    rendered = site.fleet.ssh("lb1", command)
+    assert rendered.returncode == 0, rendered.stderr[-2000:]
+    overview = json.loads(rendered.stdout.strip().splitlines()[-1])
+    assert f"Predictions (60 min): {count:,}" in overview, overview
 
 
 def test_rerun_changes_nothing(site: Site) -> None:
@@ -302,12 +392,14 @@ def test_rolling_update_answers_every_request(site: Site) -> None:
     assert site.served_versions() == {"api1": "2", "api2": "2", "lb": "2"}
 
 
-def test_release_that_fails_readiness_is_rolled_back(site: Site) -> None:
+def test_release_that_crashes_is_rolled_back_at_once(site: Site) -> None:
     done = site.deploy("mlstack:v3")
     assert done.returncode != 0
-    output = done.stdout + done.stderr
+    output = " ".join((done.stdout + done.stderr).split())
     assert "api1: release mlstack:v3 did not become ready" in output
     assert BROKEN in output
+    # Caught at its first crash, not after the readiness timeout.
+    assert "mlstack-api crashed before it answered" in output
     assert "Rolled back to mlstack-v2" in output
     assert site.served_versions() == {"api1": "2", "api2": "2", "lb": "2"}
     site.predict(LB)

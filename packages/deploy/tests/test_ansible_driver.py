@@ -50,3 +50,22 @@ def test_wheelhouse_archive_holds_every_file_once(tmp_path: Path) -> None:
     with tarfile.open(archive) as tar:
         assert sorted(tar.getnames()) == ["a-1.0-py3-none-any.whl", "requirements.lock.txt"]
     assert wheelhouse_archive(settings, wheels) == archive
+
+
+def test_dashboard_bundle_key_follows_the_sources_and_requirements(tmp_path: Path) -> None:
+    from mlstack_deploy.dashboard_bundle import bundle_key
+
+    source = tmp_path / "packages" / "dashboard" / "src" / "mlstack_dashboard"
+    source.mkdir(parents=True)
+    (tmp_path / "packages" / "dashboard" / "pyproject.toml").write_text("[project]\n")
+    (source / "app.py").write_text("A = 1\n")
+    (source / "__pycache__").mkdir()
+    (source / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"compiled")
+    packages = ("mlstack-dashboard",)
+    key = bundle_key(tmp_path, ["streamlit==1.67.0"], packages)
+
+    (source / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"recompiled")
+    assert bundle_key(tmp_path, ["streamlit==1.67.0"], packages) == key
+    assert bundle_key(tmp_path, ["streamlit==1.67.1"], packages) != key
+    (source / "app.py").write_text("A = 2\n")
+    assert bundle_key(tmp_path, ["streamlit==1.67.0"], packages) != key

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from mlstack_core.settings import Settings
-from mlstack_deploy.base_image import debootstrap
+from mlstack_deploy.base_image import cached_rootfs
 from tests.deploy.docker_engine import DockerEngine
 
 HERE = Path(__file__).resolve().parent
@@ -18,33 +18,29 @@ POSTGRES_BIN = "/usr/lib/postgresql/15/bin"
 PACKAGES = ("postgresql",)
 
 
+def _postgres_data(root: Path) -> None:
+    """A data folder the postgres user owns, and the init scripts' folder."""
+    data = root / "var/lib/postgresql/data"
+    data.mkdir(parents=True, exist_ok=True)
+    (root / "docker-entrypoint-initdb.d").mkdir(exist_ok=True)
+    subprocess.run(
+        ["chroot", str(root), "chown", "-R", "postgres:postgres", "/var/lib/postgresql"],
+        check=True,
+    )
+    data.chmod(0o700)
+
+
 def postgres_tarball(settings: Settings) -> Path:
-    """A Debian root file system with PostgreSQL and a data folder its user owns."""
+    """A Debian root file system with PostgreSQL (debootstrap'd once, cached)."""
     key = hashlib.sha256(" ".join(PACKAGES).encode()).hexdigest()[:12]
     tarball = settings.cache_root / "base" / f"postgres-rootfs-{key}.tar"
-    if not tarball.is_file():
-        tarball.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=tarball.parent) as tmp:
-            root = Path(tmp) / "root"
-            debootstrap(root, PACKAGES)
-            data = root / "var/lib/postgresql/data"
-            data.mkdir(parents=True, exist_ok=True)
-            (root / "docker-entrypoint-initdb.d").mkdir(exist_ok=True)
-            subprocess.run(
-                ["chroot", str(root), "chown", "-R", "postgres:postgres", "/var/lib/postgresql"],
-                check=True,
-            )
-            data.chmod(0o700)
-            partial = tarball.with_suffix(".partial")
-            subprocess.run(["tar", "-C", str(root), "-cf", str(partial), "."], check=True)
-            partial.rename(tarball)
-    return tarball
+    return cached_rootfs(tarball, PACKAGES, _postgres_data)
 
 
 def postgres_standin(engine: DockerEngine, settings: Settings) -> str:
-    """The stand-in, built in the engine as `postgres:16` (what the compose file names)."""
-    if engine.docker("images", "-q", POSTGRES_IMAGE).strip():
-        return POSTGRES_IMAGE
+    """The stand-in, built in the engine as `postgres:16` (what the compose file names); the
+    build is Docker's cache once made. It stops on SIGINT (a fast shutdown that ends the
+    clients' sessions), as the official image does."""
     rootfs = f"mlsc-postgres-rootfs:{postgres_tarball(settings).stem}"
     if not engine.docker("images", "-q", rootfs).strip():
         engine.docker("import", str(postgres_tarball(settings)), rootfs, timeout=600)
@@ -56,6 +52,7 @@ def postgres_standin(engine: DockerEngine, settings: Settings) -> str:
             f"ENV PATH={POSTGRES_BIN}:/usr/local/bin:/usr/bin:/bin "
             "PGDATA=/var/lib/postgresql/data\n"
             "USER postgres\n"
+            "STOPSIGNAL SIGINT\n"
             'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]\n'
         )
         engine.docker("build", "-q", "-t", POSTGRES_IMAGE, tmp, timeout=600)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mlstack_core.processes import console_script as tool
 from mlstack_core.settings import Settings
-from mlstack_deploy.containers_cli import champion_bento
+from mlstack_deploy.champion import champion_bento
 from mlstack_deploy.errors import DeployError
 
 PLAYBOOKS = Path(__file__).resolve().parents[4] / "ansible"
@@ -106,6 +106,13 @@ class Playbook:
             )
 
 
+def _uv_requirement() -> str:
+    """uv at the version locked for this workspace: it installs the venvs on the hosts."""
+    from mlstack_deploy.wheelhouse import installed_pins
+
+    return next((pin for pin in installed_pins() if pin.startswith("uv==")), "uv")
+
+
 def deploy(
     settings: Settings,
     inventory: Path,
@@ -115,18 +122,34 @@ def deploy(
     bento: str | None = None,
     wheelhouse: Path | None = None,
 ) -> str:
-    """Roll `bento` (default: the champion's) out to the inventory; returns the tag deployed."""
+    """Roll `bento` (default: the champion's) out to the inventory; returns the tag deployed.
+
+    The dashboard hosts get the dashboard at the versions locked in uv.lock; every host gets
+    uv, which installs the release venvs.
+    """
+    from mlstack_deploy.dashboard_bundle import dashboard_bundle
+
     tag = bento or champion_bento(settings)
+    dashboard = dashboard_bundle(settings, PLAYBOOKS.parent)
+    uv = _uv_requirement()
     extra: dict[str, object] = {
         "mlstack_api_bento_tag": tag,
         "mlstack_api_bento_archive": str(export_bento(settings, tag)),
+        "mlstack_dashboard_bundle_archive": str(dashboard.archive),
+        "mlstack_common_uv_requirement": uv,
     }
-    if offline:  # otherwise the inventory's mlstack_api_offline decides
-        from mlstack_deploy.wheelhouse import bento_wheelhouse
+    if offline:  # otherwise the inventory's mlstack_offline decides
+        from mlstack_deploy.wheelhouse import bento_wheelhouse, build_wheelhouse
 
         wheels = wheelhouse or bento_wheelhouse(settings, tag).path
-        extra["mlstack_api_offline"] = True
+        extra["mlstack_offline"] = True
         extra["mlstack_api_wheelhouse_archive"] = str(wheelhouse_archive(settings, wheels))
+        for name, requirements in (
+            ("mlstack_dashboard_wheelhouse_archive", dashboard.requirements),
+            ("mlstack_common_uv_wheelhouse_archive", [uv]),
+        ):
+            house = build_wheelhouse(settings, requirements).path
+            extra[name] = str(wheelhouse_archive(settings, house))
     Playbook("deploy.yml", inventory, limit).run(extra)
     return tag
 

@@ -21,7 +21,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from mlstack_core.artifacts import BENTO_NAME
 from mlstack_core.cli import fail, guarded, make_app
@@ -30,6 +29,7 @@ from mlstack_core.errors import MlstackError, RegistryUnreachableError
 from mlstack_core.processes import console_script as tool
 from mlstack_core.processes import stop_groups
 from mlstack_core.settings import Settings
+from mlstack_deploy.report import DEGRADED, exit_code, report
 from mlstack_deploy.services import (
     Service,
     all_services,
@@ -39,7 +39,6 @@ from mlstack_deploy.services import (
 )
 from mlstack_deploy.supervisor import Outcome, Supervisor
 
-DEGRADED = 3
 HEALTH_TIMEOUT = {"mlflow": 60.0, "api": 120.0, "dashboard": 60.0}
 
 app = make_app("Run the local mlstack: MLflow UI, prediction API and dashboard.")
@@ -49,35 +48,6 @@ err = Console(stderr=True)
 
 def _settings() -> Settings:
     return guarded(lambda settings: settings)
-
-
-def _table(outcomes: list[Outcome]) -> Table:
-    table = Table(title="mlstack", title_justify="left")
-    for column in ("service", "URL", "status", "try first / fix"):
-        table.add_column(column, overflow="fold")
-    colour = {"healthy": "green", "failed": "red", "unhealthy": "yellow", "stopped": "dim"}
-    for outcome in outcomes:
-        status = f"[{colour[outcome.status]}]{outcome.status}[/]"
-        if outcome.detail:
-            status += f"\n{outcome.detail}"
-        action = outcome.service.try_first if outcome.status == "healthy" else outcome.fix
-        table.add_row(outcome.service.title, outcome.service.url, status, action)
-    return table
-
-
-def _report(outcomes: list[Outcome]) -> None:
-    """The table, then each problem on its own unwrapped lines (easy to read and to copy)."""
-    console.print(_table(outcomes))
-    for outcome in outcomes:
-        if outcome.status != "healthy":
-            console.print(
-                f"[red]✗[/] {outcome.service.title}: {outcome.status}"
-                + (f": {outcome.detail}" if outcome.detail else ""),
-                soft_wrap=True,
-                highlight=False,
-            )
-            if outcome.fix:
-                console.print(f"  fix: {outcome.fix}", soft_wrap=True, highlight=False)
 
 
 def _step(settings: Settings, command: list[str], what: str) -> str | None:
@@ -250,7 +220,7 @@ def _start_all(run: StackRun, settings: Settings, began: float, detach: bool) ->
         else:
             run.start(prepared)
     outcomes = run.wait()
-    _report(outcomes)
+    report(console, outcomes)
     if run.outcomes.get("api") and run.outcomes["api"].status == "healthy":
         console.print(f"try: {predict_curl(settings)}", soft_wrap=True, highlight=False)
     degraded = any(o.status != "healthy" for o in outcomes)
@@ -349,8 +319,8 @@ def status() -> None:
     settings = _settings()
     supervisor = Supervisor(settings)
     outcomes = [supervisor.check(s) for s in all_services(settings)]
-    _report(outcomes)
-    raise typer.Exit(0 if all(o.status == "healthy" for o in outcomes) else DEGRADED)
+    report(console, outcomes)
+    raise typer.Exit(exit_code(outcomes))
 
 
 @app.command()

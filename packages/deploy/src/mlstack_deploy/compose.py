@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlstack_core.endpoints import API_READY_PATH, DASHBOARD_HEALTH_PATH, MLFLOW_HEALTH_PATH
 from mlstack_core.processes import console_script as tool
 from mlstack_core.settings import Settings
+from mlstack_deploy.base_image import ensure_base_image
 from mlstack_deploy.containers import ImageResult, containerize, docker_client
 from mlstack_deploy.images import DASHBOARD, MLFLOW, build_support_image, project_root
 from mlstack_deploy.services import Service
@@ -31,7 +34,9 @@ PROJECT = "mlstack"
 COMPOSE_FILE = "deployment/docker-compose.yml"
 MLFLOW_IMAGE = "mlstack-mlflow:latest"
 DASHBOARD_IMAGE = "mlstack-dashboard:latest"
-HEALTH_TIMEOUT = {"postgres": 90.0, "mlflow": 120.0, "api": 180.0, "dashboard": 120.0}
+# Long enough for a slow start on a loaded host: a container that fails is reported as soon as
+# it stops, restarts or logs a cause no retry fixes, not when this runs out.
+HEALTH_TIMEOUT = {"postgres": 90.0, "mlflow": 240.0, "api": 300.0, "dashboard": 240.0}
 
 
 def compose_services(settings: Settings) -> list[Service]:
@@ -130,73 +135,136 @@ class ComposeProject:
         return found.splitlines()[0] if found else None
 
 
-def _state(docker: str, container: str) -> tuple[str, str]:
+# Causes that no retry and no restart will fix. A starting container whose log shows one has
+# failed now: MLflow, refused by PostgreSQL, retries for most of an hour and stays "starting".
+PERMANENT_CAUSES = (
+    (
+        re.compile(r"password authentication failed", re.IGNORECASE),
+        "the database volume keeps the password it was created with: put that POSTGRES_PASSWORD "
+        "back in deployment/.env, or start over with `invoke compose-down --volumes` (deletes "
+        "the data)",
+    ),
+    (
+        re.compile(r'(database|role) "[^"]+" does not exist', re.IGNORECASE),
+        "the volume was made with other POSTGRES_USER/POSTGRES_DB values: set them back in "
+        "deployment/.env, or start over with `invoke compose-down --volumes`",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """What `docker inspect` says about a container: its status, health and restarts."""
+
+    status: str
+    health: str
+    restarts: int
+
+    @property
+    def healthy(self) -> bool:
+        return self.health == "healthy" or (self.status == "running" and not self.health)
+
+    @property
+    def crashed(self) -> bool:
+        """Stopped, or restarted by its policy at least once (a crash loop)."""
+        gone = self.status in ("exited", "dead", "restarting", "missing")
+        return gone or self.health == "unhealthy" or self.restarts > 0
+
+
+def _inspect(docker: str, container: str) -> ContainerState:
     done = subprocess.run(
         [docker, "inspect", container], capture_output=True, text=True, check=False, timeout=30
     )
     if done.returncode != 0:
-        return "missing", ""
-    state = json.loads(done.stdout)[0]["State"]
-    return str(state["Status"]), str((state.get("Health") or {}).get("Status", ""))
+        return ContainerState("missing", "", 0)
+    found = json.loads(done.stdout)[0]
+    state = found["State"]
+    health = str((state.get("Health") or {}).get("Status", ""))
+    return ContainerState(str(state["Status"]), health, int(found.get("RestartCount", 0)))
+
+
+def _log(docker: str, container: str) -> str:
+    done = subprocess.run(
+        [docker, "logs", "--tail", "200", container],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    return done.stdout + done.stderr
+
+
+def permanent_cause(log: str) -> tuple[str, str] | None:
+    """The log line naming a cause no retry fixes, and what to do about it; None if none."""
+    for line in reversed(log.splitlines()):
+        for pattern, hint in PERMANENT_CAUSES:
+            found = pattern.search(line)
+            if found:
+                return _cause_text(line, found.start()), hint
+    return None
+
+
+def _cause_text(line: str, at: int) -> str:
+    """The cause from its line: from the FATAL or error word before it (no log prefixes)."""
+    head = line[:at]
+    starts = [head.rfind(word) for word in ("FATAL", "ERROR", "Error", "error:")]
+    begin = max([0, *starts])
+    return line[begin:].strip()[:300]
 
 
 def wait_healthy(project: ComposeProject, service: Service, timeout: float) -> Outcome:
-    """Wait for a container's health check; on failure, the telling line of its log."""
+    """Wait for a container's health check. A container that stopped, restarts, turns
+    unhealthy or logs a cause no retry fixes is reported at once with the telling line."""
     docker = docker_client()
     deadline = time.monotonic() + timeout
-    status, health = "missing", ""
+    state = ContainerState("missing", "", 0)
     container = None
     while time.monotonic() < deadline:
-        container = project.container(service.name)
+        container = container or project.container(service.name)
         if container:
-            status, health = _state(docker, container)
-            if health == "healthy" or (status == "running" and not health):
+            state = _inspect(docker, container)
+            if state.healthy:
                 return Outcome(service, "healthy")
-            if status in ("exited", "dead", "restarting") or health == "unhealthy":
+            if state.crashed or permanent_cause(_log(docker, container)):
                 break
         time.sleep(1)
-    return _failure(project, service, container, status, health, timeout)
+    if container is None:
+        return Outcome(service, "failed", "no container was created", _logs_fix(service, None))
+    return _failure(project, service, container, state, timeout)
+
+
+def _logs_fix(service: Service, log: Path | None) -> str:
+    where = f" ({log})" if log else ""
+    return f"see `docker-compose -p {PROJECT} logs {service.name}`{where}"
 
 
 def _failure(
     project: ComposeProject,
     service: Service,
-    container: str | None,
-    status: str,
-    health: str,
+    container: str,
+    state: ContainerState,
     timeout: float,
 ) -> Outcome:
+    """Which container, why (the telling line of its log, kept in the logs folder), what to do."""
     log = project.settings.logs_dir / f"compose-{service.name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    if container:
-        done = subprocess.run(
-            [docker_client(), "logs", "--tail", "200", container],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
-        )
-        log.write_text(done.stdout + done.stderr)
-    detail, hint = failure_from_log(log) if container else ("no container was created", "")
-    fatal = _fatal_line(log) if container else None
-    detail = fatal or detail
-    state = health or status
-    label: Status = "unhealthy" if state in ("starting", "unhealthy", "running") else "failed"
-    if state == "starting":
-        state = f"not healthy after {timeout:.0f} s"
-    return Outcome(
-        service,
-        label,
-        detail=f"container {state}: {detail}",
-        fix=hint or f"see `docker-compose -p {PROJECT} logs {service.name}` ({log})",
-    )
-
-
-def _fatal_line(log: Path) -> str | None:
-    """A server that retries forever (MLflow on a refused login) logs its cause before the
-    retry notices: the last line saying FATAL, when there is one."""
-    lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
-    return next((ln[:300] for ln in reversed(lines) if "fatal" in ln.lower()), None)
+    text = _log(docker_client(), container)
+    log.write_text(text)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    fatal = next((ln[:300] for ln in reversed(lines) if "fatal" in ln.lower()), None)
+    telling, printed_hint = failure_from_log(log)
+    detail, hint = permanent_cause(text) or (fatal or telling, printed_hint)
+    label: Status = "failed"
+    if state.restarts and state.status == "running":
+        what = f"restarting (restarted {state.restarts}x)"
+    elif state.crashed:
+        what = state.health or state.status
+    elif permanent_cause(text):
+        what = "cannot start"
+    else:
+        what, label = f"not healthy after {timeout:.0f} s", "unhealthy"
+    fix = f"{hint}; {_logs_fix(service, log)}" if hint else _logs_fix(service, log)
+    return Outcome(service, label, detail=f"container {what}: {detail}", fix=fix)
 
 
 def stack_settings(settings: Settings) -> Settings:
@@ -236,28 +304,39 @@ def bootstrap_champion(settings: Settings, say: Callable[[str], None]) -> int:
 def compose_up(
     settings: Settings, offline: bool, say: Callable[[str], None]
 ) -> tuple[list[Outcome], list[ImageResult]]:
-    """Bring the whole stack up from nothing; each service's outcome and the images built."""
+    """Bring the whole stack up from nothing; each service's outcome and the images built.
+
+    What does not wait on another step runs beside it: PostgreSQL starts while the MLflow
+    image builds, and the dashboard image builds while MLflow starts and the champion is
+    trained, built and containerized.
+    """
     root = project_root()
     host = stack_settings(settings)
     host.ensure_state_dir()
-    built = [
-        build_support_image(host, MLFLOW, MLFLOW_IMAGE, offline, root),
-        build_support_image(host, DASHBOARD, DASHBOARD_IMAGE, offline, root),
-    ]
     images = {"mlflow": MLFLOW_IMAGE, "dashboard": DASHBOARD_IMAGE}
     project = ComposeProject(settings, root, images)
     services = {s.name: s for s in compose_services(settings)}
-    say("Starting PostgreSQL and MLflow")
-    project.run("up", "-d", "postgres", "mlflow", what="docker-compose up postgres mlflow")
-    outcomes = {
-        name: wait_healthy(project, services[name], HEALTH_TIMEOUT[name])
-        for name in ("postgres", "mlflow")
-    }
-    if outcomes["mlflow"].status != "healthy":
-        return list(outcomes.values()), built
-    version = bootstrap_champion(host, say)
-    api = containerize(host, f"mlstack:v{version}", offline=offline)
-    built.append(api)
+    say("Starting PostgreSQL; building the MLflow and dashboard images")
+    project.run("up", "-d", "postgres", what="docker-compose up postgres")
+    if offline:  # once, before the two builds that need it run side by side
+        ensure_base_image(host, docker_client())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        dashboard = pool.submit(
+            build_support_image, host, DASHBOARD, DASHBOARD_IMAGE, offline, root
+        )
+        built = [build_support_image(host, MLFLOW, MLFLOW_IMAGE, offline, root)]
+        say("Starting MLflow")
+        project.run("up", "-d", "mlflow", what="docker-compose up mlflow")
+        outcomes = {
+            name: wait_healthy(project, services[name], HEALTH_TIMEOUT[name])
+            for name in ("postgres", "mlflow")
+        }
+        if outcomes["mlflow"].status != "healthy":
+            return list(outcomes.values()), [*built, dashboard.result()]
+        version = bootstrap_champion(host, say)
+        say(f"Containerizing mlstack:v{version}")
+        api = containerize(host, f"mlstack:v{version}", offline=offline)
+        built += [dashboard.result(), api]
     project = ComposeProject(settings, root, {**images, "api": api.image})
     say("Starting the API and the dashboard")
     project.run("up", "-d", what="docker-compose up")

@@ -30,6 +30,8 @@ from mlstack_deploy.steps import run_checked
 from mlstack_deploy.wheelhouse import Wheelhouse, bento_folder, bento_wheelhouse
 
 API_PORT_IN_IMAGE = 3000
+# The base image BentoML names, and the Dockerfiles under deployment/ default to.
+ONLINE_BASE_IMAGE = "python:3.11-slim"
 HEALTHCHECK = (
     "HEALTHCHECK --interval=10s --timeout=3s --start-period=90s --retries=3 "
     'CMD ["python", "-c", "import urllib.request; '
@@ -43,6 +45,7 @@ class ImageResult:
     seconds: float
     offline: bool
     wheelhouse: Wheelhouse | None = None
+    reused: bool = False
 
 
 def docker_client() -> str:
@@ -84,7 +87,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 def bento_base_image(folder: Path) -> str:
     manifest = yaml.safe_load((folder / "bento.yaml").read_text()) or {}
-    return str((manifest.get("image") or {}).get("base_image") or "python:3.11-slim")
+    return str((manifest.get("image") or {}).get("base_image") or ONLINE_BASE_IMAGE)
 
 
 def add_healthcheck(docker: str, image: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 import typer
@@ -10,6 +11,7 @@ from rich.console import Console
 from mlstack_core.cli import fail, guarded, make_app
 from mlstack_core.errors import MlstackError
 from mlstack_core.settings import Settings
+from mlstack_deploy.champion import champion_bento
 
 app = make_app("Wheelhouse, images, compose and Kubernetes manifests of mlstack.")
 console = Console(stderr=True)
@@ -22,13 +24,6 @@ BentoOption = Annotated[
 
 def _settings() -> Settings:
     return guarded(lambda settings: settings, level="INFO")
-
-
-def champion_bento(settings: Settings) -> str:
-    """The tag of the champion's Bento, `mlstack:v<registry version>`."""
-    from mlstack_core.registry import ModelRegistry
-
-    return f"mlstack:v{ModelRegistry(settings).require_champion().version}"
 
 
 @app.command()
@@ -45,9 +40,10 @@ def wheelhouse(
 
     try:
         tag = bento or champion_bento(settings)
-        with console.status(f"Wheelhouse of {tag}"):
+        with console.status(f"Wheelhouse of {tag}"), ThreadPoolExecutor() as pool:
+            images = pool.submit(stack_wheelhouses, settings, project_root()) if stack else None
             house = bento_wheelhouse(settings, tag)
-            others = stack_wheelhouses(settings, project_root()) if stack else []
+            others = images.result() if images else []
     except MlstackError as exc:
         fail(exc)
     for made in [house, *others]:
@@ -87,26 +83,29 @@ def compose_up(
     """Build the images and start the containerized stack; wait for health; print the table."""
     import time
 
-    from mlstack_deploy.cli import DEGRADED, _report
     from mlstack_deploy.compose import compose_up as bring_up
+    from mlstack_deploy.report import exit_code, report
 
     settings = _settings()
     began = time.perf_counter()
     try:
         outcomes, images = bring_up(
-            settings, offline, lambda line: console.print(f"[bold]{line}[/]")
+            settings,
+            offline,
+            lambda line: console.print(f"[bold]{line}[/] ({time.perf_counter() - began:.1f} s)"),
         )
     except MlstackError as exc:
         fail(exc)
     for image in images:
-        console.print(f"image {image.image}: {image.seconds:.1f} s")
-    _report(outcomes)
-    degraded = any(o.status != "healthy" for o in outcomes)
+        made = "unchanged, reused" if image.reused else "built"
+        console.print(f"image {image.image}: {made} in {image.seconds:.1f} s")
+    report(Console(), outcomes)
+    degraded = exit_code(outcomes) != 0
     console.print(
         f"ready in {time.perf_counter() - began:.1f} s"
         + (" — [yellow]degraded[/]: fix the services above" if degraded else "")
     )
-    raise typer.Exit(DEGRADED if degraded else 0)
+    raise typer.Exit(exit_code(outcomes))
 
 
 @app.command("compose-down")

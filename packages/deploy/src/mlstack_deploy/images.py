@@ -2,21 +2,26 @@
 
 The build context is made here: `requirements.txt` exported from uv.lock (`uv export`), the uv
 binary, the workspace wheels the image needs, and `wheels/`: for an offline build the
-wheelhouse of those requirements (installed with `--no-index`), empty otherwise.
+wheelhouse of those requirements (installed with `--no-index`), empty otherwise. An image is
+labelled with the hash of those inputs; when the image of that tag carries the same hash, the
+build (and the making of its context) is skipped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlstack_core.settings import Settings
 from mlstack_deploy.base_image import ensure_base_image, uv_binary
-from mlstack_deploy.containers import ImageResult, docker_client
+from mlstack_deploy.containers import ONLINE_BASE_IMAGE, ImageResult, docker_client
 from mlstack_deploy.errors import DeployError
 from mlstack_deploy.steps import run_checked
 from mlstack_deploy.wheelhouse import Wheelhouse, build_wheelhouse
@@ -73,9 +78,27 @@ def locked_requirements(root: Path, package: str) -> list[str]:
     return [ln.strip() for ln in exported.splitlines() if ln.strip() and not ln.startswith("#")]
 
 
+def workspace_wheels(root: Path, packages: tuple[str, ...], dest: Path) -> None:
+    """Build the wheels of the workspace's own `packages` (`uv build`) into `dest`."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for package in packages:
+        run_checked(
+            [str(uv_binary()), "build", "--wheel", "--package", package, "-o", str(dest)],
+            f"building the {package} wheel",
+            "see the uv output above",
+            cwd=root,
+        )
+
+
 def stack_wheelhouses(settings: Settings, root: Path) -> list[Wheelhouse]:
-    """The wheelhouses of the MLflow and dashboard images (made where the index is reachable)."""
-    return [build_wheelhouse(settings, locked_requirements(root, i.package)) for i in SUPPORT]
+    """The wheelhouses of the MLflow and dashboard images (made where the index is reachable),
+    downloaded side by side."""
+
+    def made(image: SupportImage) -> Wheelhouse:
+        return build_wheelhouse(settings, locked_requirements(root, image.package))
+
+    with ThreadPoolExecutor() as pool:
+        return list(pool.map(made, SUPPORT))
 
 
 def _context(settings: Settings, root: Path, image: SupportImage, offline: bool, ctx: Path) -> None:
@@ -84,38 +107,60 @@ def _context(settings: Settings, root: Path, image: SupportImage, offline: bool,
     (ctx / "requirements.txt").write_text("\n".join(requirements) + "\n")
     shutil.copy2(uv_binary(), ctx / "uv")
     (ctx / "wheels").mkdir()
-    (ctx / "packages").mkdir()
-    for package in image.workspace_wheels:
-        run_checked(
-            [
-                str(uv_binary()),
-                "build",
-                "--wheel",
-                "--package",
-                package,
-                "-o",
-                str(ctx / "packages"),
-            ],
-            f"building the {package} wheel",
-            "see the uv output above",
-            cwd=root,
-        )
+    workspace_wheels(root, image.workspace_wheels, ctx / "packages")
     if offline:
         house = build_wheelhouse(settings, requirements)
         for wheel in house.path.glob("*.whl"):
             os.link(wheel, ctx / "wheels" / wheel.name)
 
 
+INPUTS_LABEL = "org.mlstack.inputs"
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+def inputs_key(root: Path, image: SupportImage, requirements: list[str], base: str) -> str:
+    """A hash of everything an image is built from: its Dockerfile folder, the locked
+    requirements, the workspace packages' sources, the uv binary and the base image."""
+    digest = hashlib.sha256("\n".join([*requirements, base]).encode())
+    folders = [root / image.folder]
+    folders += [root / "packages" / p.removeprefix("mlstack-") for p in image.workspace_wheels]
+    for folder in folders:
+        for path in _files(folder):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    digest.update(uv_binary().read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _label(docker: str, tag: str) -> str | None:
+    done = subprocess.run(
+        [docker, "image", "inspect", "-f", f'{{{{index .Config.Labels "{INPUTS_LABEL}"}}}}', tag],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
 def build_support_image(
     settings: Settings, image: SupportImage, tag: str, offline: bool, root: Path | None = None
 ) -> ImageResult:
-    """`docker build` one of the stack's own images; offline from the base image and wheels."""
+    """`docker build` one of the stack's own images; offline from the base image and wheels.
+    Skipped when the image of `tag` was built from the same inputs."""
     began = time.perf_counter()
     root = root or project_root()
     docker = docker_client()
-    args = []
+    base = ensure_base_image(settings, docker) if offline else ONLINE_BASE_IMAGE
+    key = inputs_key(root, image, locked_requirements(root, image.package), base)
+    if _label(docker, tag) == key:
+        return ImageResult(tag, time.perf_counter() - began, offline, reused=True)
+    args = ["--label", f"{INPUTS_LABEL}={key}"]
     if offline:
-        args = ["--build-arg", f"BASE_IMAGE={ensure_base_image(settings, docker)}"]
+        args += ["--build-arg", f"BASE_IMAGE={base}"]
     scratch = settings.cache_root / "contexts"
     scratch.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"{image.name}-", dir=scratch) as tmp:
