@@ -79,7 +79,8 @@ def test_the_api_keeps_serving_when_mlflow_is_down(stack: Stack) -> None:
     assert stack.invoke("up", "--detach").returncode == 0
     state = json.loads((stack.home / "run" / "mlflow.json").read_text())
     os.killpg(state["pid"], signal.SIGTERM)
-    deadline = time.monotonic() + 20
+    # `mlflow server`'s own process takes 15-20 s to exit after its uvicorn child (measured).
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline and group_alive(state["pid"]):
         time.sleep(0.2)
     assert not group_alive(state["pid"]), "MLflow did not stop on SIGTERM"
