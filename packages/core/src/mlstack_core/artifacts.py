@@ -38,6 +38,13 @@ DATA_ORIGIN_TAG = "mlstack.data.origin"
 RETRAIN_FROM_TAG = "mlstack.retrain.from"
 
 
+def bento_built(settings: Settings, tag: str) -> bool:
+    """Whether the Bento `NAME:VERSION` is in the settings' BentoML store (read from its
+    folder, so the caller needs no BentoML import)."""
+    name, _, version = tag.partition(":")
+    return (settings.bentoml_home / "bentos" / name / version / "bento.yaml").is_file()
+
+
 def experiment_id(settings: Settings) -> str:
     """The id of the settings' experiment, created (artifacts under the state folder) if new."""
     import logging

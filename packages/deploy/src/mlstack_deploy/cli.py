@@ -22,7 +22,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from mlstack_core.artifacts import BENTO_NAME
+from mlstack_core.artifacts import BENTO_NAME, bento_built
 from mlstack_core.cli import fail, guarded, make_app
 from mlstack_core.endpoints import is_healthy
 from mlstack_core.errors import MlstackError, RegistryUnreachableError
@@ -79,12 +79,12 @@ def _champion_version(settings: Settings) -> int | None:
 
 def bento_exists(settings: Settings, version: int) -> bool:
     """Whether the Bento `mlstack:v<version>` is in the local BentoML store (no bentoml import)."""
-    return (settings.bentoml_home / "bentos" / BENTO_NAME / f"v{version}" / "bento.yaml").is_file()
+    return bento_built(settings, f"{BENTO_NAME}:v{version}")
 
 
 def any_bento(settings: Settings) -> bool:
     """Whether any Bento of the model was built here (what the API can serve offline)."""
-    return any((settings.bentoml_home / "bentos" / "mlstack").glob("v*/bento.yaml"))
+    return any((settings.bentoml_home / "bentos" / BENTO_NAME).glob("v*/bento.yaml"))
 
 
 def _write_example(settings: Settings, version: int) -> None:

@@ -83,8 +83,9 @@ def _check_store(settings: Settings) -> None:
 
 def _named_bento(settings: Settings, tag: str) -> str:
     """`tag` when that Bento is in the store (read from its folder: no BentoML import)."""
-    name, _, version = tag.partition(":")
-    if not (settings.bentoml_home / "bentos" / name / version / "bento.yaml").is_file():
+    from mlstack_core.artifacts import bento_built
+
+    if not bento_built(settings, tag):
         raise ServiceError(
             f"no Bento {tag} in {settings.bentoml_home}",
             "run `invoke build` first, or serve without --bento to serve the champion",
