@@ -6,6 +6,7 @@ Run them through uv so the workspace environment is used: `uv run invoke TASK`.
 
 from __future__ import annotations
 
+import shutil
 from shlex import quote
 
 from invoke import Context, task
@@ -13,6 +14,15 @@ from invoke import Context, task
 
 def _opt(flag: str, value: object) -> str:
     return f" {flag} {quote(str(value))}" if value not in (None, False, "") else ""
+
+
+def _tool(command: str, *groups: str) -> str:
+    """`command` from the dependency `groups` that `uv run invoke up` does not install: as it is
+    where the tool is already on PATH (`uv sync --all-groups`, a nox session), else through
+    `uv run --group`, which adds the groups to the workspace environment on first use."""
+    if shutil.which(command.split()[0]):
+        return command
+    return "uv run --frozen" + "".join(f" --group {g}" for g in groups) + f" {command}"
 
 
 @task(
@@ -92,14 +102,14 @@ def mlflow(c: Context) -> None:
 @task
 def lint(c: Context) -> None:
     """ruff check and ruff format --check over the whole workspace."""
-    c.run("ruff check .")
-    c.run("ruff format --check .")
+    c.run(_tool("ruff check .", "dev"))
+    c.run(_tool("ruff format --check .", "dev"))
 
 
 @task
 def typecheck(c: Context) -> None:
     """mypy (strict) over every package's source."""
-    c.run("mypy packages/*/src")
+    c.run(_tool("mypy packages/*/src", "dev"))
 
 
 @task
@@ -313,14 +323,18 @@ def docs(c: Context, serve: bool = False) -> None:
     in strict mode: any warning fails the build."""
     quiet = {"NO_MKDOCS_2_WARNING": "1"}  # Material's end-of-life banner, not a build warning
     if serve:
-        c.run("mkdocs serve --strict --dev-addr 127.0.0.1:8000", env=quiet, pty=False)
+        serve_site = _tool("mkdocs serve --strict --dev-addr 127.0.0.1:8000", "docs")
+        c.run(serve_site, env=quiet, pty=False)
     else:
-        c.run("mkdocs build --strict", env=quiet)
+        c.run(_tool("mkdocs build --strict", "docs"), env=quiet)
 
 
 @task
 def tutorials(c: Context) -> None:
     """Run every tutorial in docs/tutorials top to bottom, keeping the outputs in its .ipynb
     (what the site shows); each starts from a temporary state folder."""
-    c.run("jupytext --to ipynb --update docs/tutorials/[0-9]*.py")
-    c.run("pytest --nbmake --nbmake-timeout=300 --overwrite docs/tutorials", pty=False)
+    c.run(_tool("jupytext --to ipynb --update docs/tutorials/[0-9]*.py", "docs"))
+    c.run(
+        _tool("pytest --nbmake --nbmake-timeout=300 --overwrite docs/tutorials", "dev", "docs"),
+        pty=False,
+    )
