@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from mlstack_core.settings import Settings
+
 SUITE = "bookworm"
 # What the hosts need: systemd and sshd for Ansible, python3-venv for the release venvs,
 # python3-apt for the package module, nginx for the load balancer (disabled until a role
@@ -55,7 +57,8 @@ PREFIX = "mlsa-"
 SWITCH = f"{PREFIX}net"
 SUBNET = "10.200.60"
 GATEWAY = f"{SUBNET}.1"
-CACHE = Path.home() / ".cache" / "mlstack" / "vm-root"
+# The same cache folder as the images and wheelhouses (MLSTACK_CACHE_DIR moves all of them).
+CACHE = Settings().cache_root / "vm-root"
 BOOT_SECONDS = 60
 
 
