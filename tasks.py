@@ -16,11 +16,15 @@ def _opt(flag: str, value: object) -> str:
     return f" {flag} {quote(str(value))}" if value not in (None, False, "") else ""
 
 
+# A tool only each group installs: on PATH means the group is in this environment.
+_GROUP_TOOL = {"dev": "ruff", "docs": "jupytext"}
+
+
 def _tool(command: str, *groups: str) -> str:
     """`command` from the dependency `groups` that `uv run invoke up` does not install: as it is
-    where the tool is already on PATH (`uv sync --all-groups`, a nox session), else through
-    `uv run --group`, which adds the groups to the workspace environment on first use."""
-    if shutil.which(command.split()[0]):
+    where those groups are already installed (`uv sync --all-groups`, a nox session), else
+    through `uv run --group`, which adds them to the workspace environment on first use."""
+    if all(shutil.which(_GROUP_TOOL[g]) for g in groups):
         return command
     return "uv run --frozen" + "".join(f" --group {g}" for g in groups) + f" {command}"
 

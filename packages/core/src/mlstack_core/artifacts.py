@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib.metadata import version as installed_version
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -38,11 +39,16 @@ DATA_ORIGIN_TAG = "mlstack.data.origin"
 RETRAIN_FROM_TAG = "mlstack.retrain.from"
 
 
+def bento_versions_folder(settings: Settings, name: str) -> Path:
+    """Where BentoML keeps the Bentos of `name` (one folder per version, each with its
+    `bento.yaml`): read directly, so the caller needs no BentoML import."""
+    return settings.bentoml_home / "bentos" / name
+
+
 def bento_built(settings: Settings, tag: str) -> bool:
-    """Whether the Bento `NAME:VERSION` is in the settings' BentoML store (read from its
-    folder, so the caller needs no BentoML import)."""
+    """Whether the Bento `NAME:VERSION` is in the settings' BentoML store."""
     name, _, version = tag.partition(":")
-    return (settings.bentoml_home / "bentos" / name / version / "bento.yaml").is_file()
+    return (bento_versions_folder(settings, name) / version / "bento.yaml").is_file()
 
 
 def experiment_id(settings: Settings) -> str:

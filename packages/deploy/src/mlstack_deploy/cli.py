@@ -22,7 +22,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from mlstack_core.artifacts import BENTO_NAME, bento_built
+from mlstack_core.artifacts import BENTO_NAME, bento_built, bento_versions_folder
 from mlstack_core.cli import fail, guarded, make_app
 from mlstack_core.endpoints import is_healthy
 from mlstack_core.errors import MlstackError, RegistryUnreachableError
@@ -84,7 +84,7 @@ def bento_exists(settings: Settings, version: int) -> bool:
 
 def any_bento(settings: Settings) -> bool:
     """Whether any Bento of the model was built here (what the API can serve offline)."""
-    return any((settings.bentoml_home / "bentos" / BENTO_NAME).glob("v*/bento.yaml"))
+    return any(bento_versions_folder(settings, BENTO_NAME).glob("v*/bento.yaml"))
 
 
 def _write_example(settings: Settings, version: int) -> None:

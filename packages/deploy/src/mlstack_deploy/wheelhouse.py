@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from mlstack_core.artifacts import bento_versions_folder
 from mlstack_core.settings import Settings
 from mlstack_deploy.errors import DeployError
 
@@ -59,7 +60,7 @@ def bento_folder(settings: Settings, bento: str) -> Path:
     if (candidate / "bento.yaml").is_file():
         return candidate.resolve()
     name, _, version = bento.partition(":")
-    store = settings.bentoml_home / "bentos" / name
+    store = bento_versions_folder(settings, name)
     if version in ("", "latest") and (store / "latest").is_file():
         version = (store / "latest").read_text().strip()
     folder = store / version
