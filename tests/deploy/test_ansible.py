@@ -20,6 +20,7 @@ import tarfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,22 +219,27 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     home = work / "home"
     env = state_env(home)
     began = time.monotonic()
-    records = _models(home, env, work)
-    trained = time.monotonic()
     cert, key = _certificate(work)
-    with (
-        vm_fleet(HOSTS, work / "hosts") as fleet,
-        postgres_server(("127.0.0.1", GATEWAY), f"{SUBNET}.0/24") as port,
-    ):
-        print(
-            f"setup: models and Bentos {trained - began:.1f} s, "
-            f"hosts and store {time.monotonic() - trained:.1f} s"
-        )
-        store = sa.create_engine(f"postgresql+psycopg://mlstack@127.0.0.1:{port}/postgres")
-        try:
-            yield Site(fleet, _inventory(work, fleet, port, cert, key), env, store, records, cert)
-        finally:
-            store.dispose()
+    # The models and Bentos are made while the hosts boot and the store starts.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        models = pool.submit(_models, home, env, work)
+        with (
+            vm_fleet(HOSTS, work / "hosts") as fleet,
+            postgres_server(("127.0.0.1", GATEWAY), f"{SUBNET}.0/24") as port,
+        ):
+            booted = time.monotonic()
+            records = models.result()
+            print(
+                f"setup: hosts and store {booted - began:.1f} s, "
+                f"models and Bentos ready at {time.monotonic() - began:.1f} s"
+            )
+            store = sa.create_engine(f"postgresql+psycopg://mlstack@127.0.0.1:{port}/postgres")
+            try:
+                yield Site(
+                    fleet, _inventory(work, fleet, port, cert, key), env, store, records, cert
+                )
+            finally:
+                store.dispose()
 
 
 def _recap(output: str) -> dict[str, dict[str, int]]:
