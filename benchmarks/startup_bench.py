@@ -20,8 +20,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -84,6 +86,29 @@ def environment(clone: Path, cache: Path) -> tuple[dict[str, str], dict[str, int
     return env, ports
 
 
+class FirstSuccess(threading.Thread):
+    """Polls one URL on its own until it first answers 200; the seconds since `began`.
+
+    One poller per URL: a request that waits for a worker still starting must not delay the
+    polls of the other services (sequential polls added up to two seconds to a run)."""
+
+    def __init__(
+        self, url: str, began: float, body: Callable[[], bytes | None] | None = None
+    ) -> None:
+        super().__init__(daemon=True)
+        self.url, self.began, self.body = url, began, body
+        self.seconds: float | None = None
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            body = self.body() if self.body else None
+            if (self.body is None or body is not None) and _ok(self.url, body):
+                self.seconds = time.monotonic() - self.began
+                return
+            time.sleep(0.05)
+
+
 def start(kind: str, clone: Path, cache: Path, timeout: float) -> Start:
     """One `uv run invoke up`, stopped with Ctrl-C (SIGINT) once everything is healthy."""
     env, ports = environment(clone, cache)
@@ -104,19 +129,23 @@ def start(kind: str, clone: Path, cache: Path, timeout: float) -> Start:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    first = healthy = None
+    # The first prediction is tried once `up` has written the example request.
+    predict = FirstSuccess(
+        f"{base['api']}{PREDICT_PATH}",
+        began,
+        lambda: example.read_bytes() if example.is_file() else None,
+    )
+    pollers = [predict, *(FirstSuccess(url, began) for url in health)]
+    for poller in pollers:
+        poller.start()
     try:
         while time.monotonic() - began < timeout and process.poll() is None:
-            now = time.monotonic() - began
-            predict = f"{base['api']}{PREDICT_PATH}"
-            if first is None and example.is_file() and _ok(predict, example.read_bytes()):
-                first = now
-            if healthy is None and all(_ok(url) for url in health):
-                healthy = now
-            if first is not None and healthy is not None:
+            if all(poller.seconds is not None for poller in pollers):
                 break
             time.sleep(0.1)
     finally:
+        for poller in pollers:
+            poller.stop.set()
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: `up` stops what it started
             try:
@@ -134,6 +163,9 @@ def start(kind: str, clone: Path, cache: Path, timeout: float) -> Start:
             timeout=120,
         )
         log.close()
+    first = predict.seconds
+    ready = [poller.seconds for poller in pollers[1:]]
+    healthy = None if None in ready else max(s for s in ready if s is not None)
     if first is None or healthy is None:
         tail = (clone / f"up-{kind}.log").read_text(errors="replace")[-2000:]
         print(f"{kind}: not every step finished in {timeout:.0f} s:\n{tail}", file=sys.stderr)
