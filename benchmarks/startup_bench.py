@@ -23,7 +23,6 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -92,18 +91,17 @@ class FirstSuccess(threading.Thread):
     One poller per URL: a request that waits for a worker still starting must not delay the
     polls of the other services (sequential polls added up to two seconds to a run)."""
 
-    def __init__(
-        self, url: str, began: float, body: Callable[[], bytes | None] | None = None
-    ) -> None:
+    def __init__(self, url: str, began: float, body: Path | None = None) -> None:
         super().__init__(daemon=True)
         self.url, self.began, self.body = url, began, body
         self.seconds: float | None = None
         self.stop = threading.Event()
 
     def run(self) -> None:
+        """POST `body` once that file exists (`up` writes it); without one, GET."""
         while not self.stop.is_set():
-            body = self.body() if self.body else None
-            if (self.body is None or body is not None) and _ok(self.url, body):
+            ready = self.body is None or self.body.is_file()
+            if ready and _ok(self.url, self.body.read_bytes() if self.body else None):
                 self.seconds = time.monotonic() - self.began
                 return
             time.sleep(0.05)
@@ -129,12 +127,7 @@ def start(kind: str, clone: Path, cache: Path, timeout: float) -> Start:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    # The first prediction is tried once `up` has written the example request.
-    predict = FirstSuccess(
-        f"{base['api']}{PREDICT_PATH}",
-        began,
-        lambda: example.read_bytes() if example.is_file() else None,
-    )
+    predict = FirstSuccess(f"{base['api']}{PREDICT_PATH}", began, example)
     pollers = [predict, *(FirstSuccess(url, began) for url in health)]
     for poller in pollers:
         poller.start()
