@@ -11,11 +11,14 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -26,9 +29,9 @@ from mlstack_core.artifacts import BENTO_NAME, bento_built, bento_versions_folde
 from mlstack_core.cli import fail, guarded, make_app
 from mlstack_core.endpoints import is_healthy
 from mlstack_core.errors import MlstackError, RegistryUnreachableError
-from mlstack_core.processes import console_script as tool
 from mlstack_core.processes import stop_groups
 from mlstack_core.settings import Settings
+from mlstack_deploy.chain import FAILED, THEN
 from mlstack_deploy.report import DEGRADED, exit_code, report
 from mlstack_deploy.services import (
     Service,
@@ -50,18 +53,50 @@ def _settings() -> Settings:
     return guarded(lambda settings: settings)
 
 
-def _step(settings: Settings, command: list[str], what: str) -> str | None:
-    """Run a bootstrap step in the foreground; the error line it printed, or None on success."""
-    console.print(f"[bold]{what}[/] ({Path(command[0]).name} {' '.join(command[1:])})")
-    done = subprocess.run(
-        command, stderr=subprocess.PIPE, text=True, check=False, env=settings.child_env()
-    )
-    if done.returncode == 0:
-        return None
-    sys.stderr.write(done.stderr)
-    lines = [ln.strip() for ln in done.stderr.splitlines() if ln.strip()]
+@dataclass(frozen=True)
+class Step:
+    """One bootstrap step: what it does (said before it runs) and its console script's argv."""
+
+    what: str
+    argv: list[str]
+
+
+def bootstrap(
+    settings: Settings, steps: list[Step], finished: Callable[[int], None]
+) -> tuple[int, str] | None:
+    """Run `steps` in one process (mlstack_deploy.chain) in the foreground, calling `finished`
+    with each step's index as it ends; the failed step's index and its error line, or None.
+    """
+    for step in steps:
+        console.print(f"[bold]{step.what}[/] ({' '.join(step.argv)})")
+    argv: list[str] = []
+    for step in steps:
+        argv += [THEN, *step.argv] if argv else step.argv
+    progress, progress_writer = os.pipe()
+    with tempfile.TemporaryFile("w+") as errors:
+        chain = [sys.executable, "-m", "mlstack_deploy.chain", "--progress-fd"]
+        process = subprocess.Popen(
+            [*chain, str(progress_writer), *argv],
+            stderr=errors,
+            pass_fds=(progress_writer,),
+            env=settings.child_env(),
+        )
+        os.close(progress_writer)
+        with os.fdopen(progress) as done:
+            for line in done:
+                finished(int(line))
+        code = process.wait()
+        if code == 0:
+            return None
+        errors.seek(0)
+        output = errors.read()
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    failed = next((ln for ln in reversed(lines) if ln.startswith(FAILED)), "")
+    sys.stderr.write("".join(ln + "\n" for ln in output.splitlines() if ln.strip() != failed))
+    failed_step = int(failed.removeprefix(FAILED)) if failed else 0
     cause = next((ln for ln in reversed(lines) if ln.startswith("error:")), "")
-    return cause or (lines[-1] if lines else f"exit code {done.returncode}")
+    causes = [ln for ln in lines if ln != failed]
+    return failed_step, cause or (causes[-1] if causes else f"exit code {code}")
 
 
 def _champion_version(settings: Settings) -> int | None:
@@ -123,6 +158,11 @@ class StackRun:
         else:
             self.started[service.name] = launched
 
+    def start_once(self, service: Service) -> None:
+        """`start`, unless this `up` has already started or checked `service`."""
+        if service.name not in self.started and service.name not in self.outcomes:
+            self.start(service)
+
     def prepare_api(self, registry_ready: Callable[[], None]) -> Service | Outcome:
         """The API to start, on the champion's Bento (bootstrapped when missing), or the
         outcome of a bootstrap that failed.
@@ -138,33 +178,42 @@ class StackRun:
             if isinstance(exc, RegistryUnreachableError) and any_bento(self.settings):
                 return service  # the API serves its newest Bento without the registry
             return Outcome(service, "failed", detail=exc.cause, fix=exc.hint)
-        if champion is None:
-            cause = _step(
+        train = Step(
+            "No champion yet: training one on the seed sample",
+            ["mlstack-train", "train", "--seed-sample"],
+        )
+        steps = [train] if champion is None else []
+        if champion is None or not bento_exists(self.settings, champion):
+            steps.append(Step("Building the champion's Bento", ["mlstack-serve", "build"]))
+        if champion is not None:
+            registry_ready()
+        failure = (
+            bootstrap(
                 self.settings,
-                [tool("mlstack-train"), "train", "--seed-sample"],
-                "No champion yet: training one on the seed sample",
+                steps,
+                lambda index: registry_ready() if steps[index] is train else None,
             )
-            champion = None if cause else _champion_version(self.settings)
-            if champion is None:
+            if steps
+            else None
+        )
+        if champion is None:
+            champion = _champion_version(self.settings)
+            if champion is None or (failure is not None and steps[failure[0]] is train):
                 registry_ready()
+                cause = failure[1] if failure else "no champion was promoted"
                 return Outcome(
                     service,
                     "failed",
-                    detail=f"bootstrap training failed: {cause or 'no champion was promoted'}",
+                    detail=f"bootstrap training failed: {cause}",
                     fix="fix the error above, then `uv run invoke up` again",
                 )
-        registry_ready()
-        if not bento_exists(self.settings, champion):
-            cause = _step(
-                self.settings, [tool("mlstack-serve"), "build"], "Building the champion's Bento"
+        if failure is not None:
+            return Outcome(
+                service,
+                "failed",
+                detail=f"Bento build failed: {failure[1]}",
+                fix="see the error above; `uv run invoke build` retries it",
             )
-            if cause:
-                return Outcome(
-                    service,
-                    "failed",
-                    detail=f"Bento build failed: {cause}",
-                    fix="see the error above; `uv run invoke build` retries it",
-                )
         with contextlib.suppress(OSError, KeyError, IndexError, ValueError):
             _write_example(self.settings, champion)
         return api_service(self.settings, bento=f"{BENTO_NAME}:v{champion}")
@@ -214,7 +263,7 @@ def _start_all(run: StackRun, settings: Settings, began: float, detach: bool) ->
         run.outcomes["api"] = api_port_busy
         run.start(services["mlflow"])
     else:
-        prepared = run.prepare_api(lambda: run.start(services["mlflow"]))
+        prepared = run.prepare_api(lambda: run.start_once(services["mlflow"]))
         if isinstance(prepared, Outcome):
             run.outcomes["api"] = prepared
         else:
