@@ -1,4 +1,5 @@
-"""`mlstack-train train` refuses bad input with exit code 2, one clean line, and no side effect."""
+"""`mlstack-train train`: bad input is refused with exit code 2, one clean line and no side
+effect; the plots can follow the result (`--plots-later`)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from typer.testing import CliRunner
 
 from mlstack_core.registry import ModelRegistry
 from mlstack_core.settings import Settings
-from mlstack_core.testing.servers import venv_path
+from mlstack_core.testing.servers import VENV_BIN, venv_path
+from mlstack_training import seed
 from mlstack_training.cli import app
-from mlstack_training.job import TrainingResult
+from mlstack_training.job import TrainingJob, TrainingRequest, TrainingResult
 
 ROOT = Path(__file__).resolve().parents[3]
 runner = CliRunner()
@@ -189,3 +191,42 @@ def test_promote_and_rollback_commands(trained: tuple[Settings, TrainingResult])
     nothing = runner.invoke(app, ["rollback"], env=env)
     assert nothing.exit_code == 2
     assert "no earlier champion" in nothing.output
+
+
+def _artifacts(settings: Settings, run_id: str) -> set[str]:
+    client = ModelRegistry(settings).client
+    return {a.path for a in client.list_artifacts(run_id, "plots")}
+
+
+PLOTS = {"plots/performance.png", "plots/feature_importance.png", "plots/feature_importance.json"}
+
+
+def test_plots_later_are_logged_after_the_result_before_the_exit(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(VENV_BIN / "mlstack-train"), "train", "--seed-sample", "--plots-later"],
+        capture_output=True,
+        text=True,
+        env={"MLSTACK_HOME": str(tmp_path), "PATH": venv_path()},
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "warning" not in done.stderr
+    settings = Settings(home=tmp_path)
+    champion = ModelRegistry(settings).require_champion()
+    assert _artifacts(settings, champion.run_id) == PLOTS
+
+
+def test_a_job_leaves_its_plots_to_the_caller_only_when_asked(
+    settings: Settings, trained: tuple[Settings, TrainingResult]
+) -> None:
+    trained_settings, by_default = trained
+    assert by_default.plots is None
+    assert _artifacts(trained_settings, by_default.run_id) == PLOTS
+    later = TrainingJob(settings).run(
+        TrainingRequest(data=seed.seed_csv(), spec_path=seed.seed_spec(), plots_later=True)
+    )
+    assert later.plots is not None
+    assert _artifacts(settings, later.run_id) == set()
+    later.plots()
+    assert _artifacts(settings, later.run_id) == PLOTS

@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,16 +63,22 @@ class Step:
 def bootstrap(
     settings: Settings, steps: list[Step], finished: Callable[[int], None]
 ) -> tuple[int, str] | None:
-    """Run `steps` in one process (mlstack_deploy.chain) in the foreground, calling `finished`
-    with each step's index as it ends; the failed step's index and its error line, or None.
+    """Run `steps` in one process (mlstack_deploy.chain), calling `finished` with each step's
+    index as it ends; the failed step's index and its error line, or None.
+
+    Returns as soon as the last step has ended: what a step leaves for its exit (the plots of
+    `train --plots-later`) goes on beside the services. The chain's stderr is the log
+    `bootstrap`; on a failure it is printed here as well.
     """
     for step in steps:
         console.print(f"[bold]{step.what}[/] ({' '.join(step.argv)})")
     argv: list[str] = []
     for step in steps:
         argv += [THEN, *step.argv] if argv else step.argv
+    log = settings.logs_dir / "bootstrap.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
     progress, progress_writer = os.pipe()
-    with tempfile.TemporaryFile("w+") as errors:
+    with log.open("w") as errors:
         chain = [sys.executable, "-m", "mlstack_deploy.chain", "--progress-fd"]
         process = subprocess.Popen(
             [*chain, str(progress_writer), *argv],
@@ -81,15 +86,14 @@ def bootstrap(
             pass_fds=(progress_writer,),
             env=settings.child_env(),
         )
-        os.close(progress_writer)
-        with os.fdopen(progress) as done:
-            for line in done:
-                finished(int(line))
-        code = process.wait()
-        if code == 0:
-            return None
-        errors.seek(0)
-        output = errors.read()
+    os.close(progress_writer)
+    with os.fdopen(progress) as done:
+        for line in done:
+            finished(int(line))
+            if int(line) == len(steps) - 1:
+                return None
+    code = process.wait()
+    output = log.read_text(errors="replace")
     lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
     failed = next((ln for ln in reversed(lines) if ln.startswith(FAILED)), "")
     sys.stderr.write("".join(ln + "\n" for ln in output.splitlines() if ln.strip() != failed))
@@ -180,7 +184,7 @@ class StackRun:
             return Outcome(service, "failed", detail=exc.cause, fix=exc.hint)
         train = Step(
             "No champion yet: training one on the seed sample",
-            ["mlstack-train", "train", "--seed-sample"],
+            ["mlstack-train", "train", "--seed-sample", "--plots-later"],
         )
         steps = [train] if champion is None else []
         if champion is None or not bento_exists(self.settings, champion):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import subprocess
 import sys
 import time
@@ -52,6 +54,12 @@ def train(
     estimator: Annotated[str, typer.Option(help=f"One of {', '.join(ESTIMATORS)}.")] = ESTIMATORS[
         0
     ],
+    plots_later: Annotated[
+        bool,
+        typer.Option(
+            help="Log the plots at exit, after the result (`invoke up` serves sooner this way)."
+        ),
+    ] = False,
 ) -> None:
     """Train, evaluate, log to MLflow, register a version and run the promotion gate."""
     from mlstack_training import seed
@@ -69,6 +77,7 @@ def train(
         task=task,
         spec_path=seed.seed_spec() if seed_sample and spec is None else spec,
         estimator=Estimator.__args__[ESTIMATORS.index(estimator)],  # type: ignore[attr-defined]
+        plots_later=plots_later,
     )
 
     def run(settings: Settings) -> None:
@@ -94,8 +103,19 @@ def train(
         table.add_row("why", result.decision.reason)
         table.add_row("time", f"{result.seconds:.1f} s")
         console.print(table)
+        if result.plots is not None:
+            atexit.register(_plots_at_exit, result.plots, result.run_id)
 
     guarded(run)
+
+
+def _plots_at_exit(plots: Callable[[], None], run_id: str) -> None:
+    """Log the plots left for later, at a lower CPU priority than what runs beside them."""
+    os.nice(10)
+    try:
+        plots()
+    except Exception as exc:  # the version is registered: a missing plot is not worth a traceback
+        err.print(f"[yellow]warning:[/] the plots of run {run_id} were not logged: {exc}")
 
 
 def _step_command(settings: Settings, command: list[str]) -> tuple[int, str, str]:

@@ -6,6 +6,7 @@ Once the run has started, any failure marks it FAILED (MLflow's run context does
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from collections.abc import Callable
@@ -52,6 +53,8 @@ class TrainingRequest:
     estimator: Estimator = "hist_gradient_boosting"
     # Where the rows came from, for the data card; by default the file itself.
     origins: tuple[DataOrigin, ...] = ()
+    # Leave the plots to the caller (`TrainingResult.plots`): `up` serves sooner, then plots.
+    plots_later: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ class TrainingResult:
     primary: str
     decision: GateDecision
     seconds: float
+    # Logs the run's plots when the request left them for later; None once they are logged.
+    plots: Callable[[], None] | None = None
 
 
 def _complete_spec(spec: DatasetSpec, frame: pd.DataFrame) -> DatasetSpec:
@@ -156,22 +161,28 @@ class TrainingJob:
         with start_run(self.settings, data.spec.name) as run:
             # Inputs: parameters, the dataset and the scores; the tags come back for the version.
             tags = self._log_inputs(data, split, scores, metric, request)
-            # The reference: spec, profile and held-out rows for monitoring, plots for people.
-            self._log_reference(data.spec, model, split)
+            # The reference: spec, profile and held-out rows for monitoring.
+            log_reference(data.spec, split.train, split.test, seed=self.settings.seed)
+            run_id = run.info.run_id
+            plots = functools.partial(self._log_plots, run_id, data.spec, model, split)
+            if not request.plots_later:
+                self.on_step("Plotting")
+                plots()
             self.on_step("Registering model")
             version = self._register(model, data.spec, split, request.estimator, tags)
             self.on_step("Recording the training data")
-            self._record_data(run.info.run_id, version, data, split, request)
+            self._record_data(run_id, version, data, split, request)
             self.on_step("Promotion gate")
             decision = self._gate(version, data.spec, model, scores, metric, split)
         return TrainingResult(
             version=version,
-            run_id=run.info.run_id,
+            run_id=run_id,
             spec=data.spec,
             metrics=scores,
             primary=metric.name,
             decision=decision,
             seconds=time.perf_counter() - started,
+            plots=plots if request.plots_later else None,
         )
 
     def _split(self, data: PreparedData) -> Split:
@@ -246,20 +257,19 @@ class TrainingJob:
         mlflow.set_tags(tags)
         return tags
 
-    def _log_reference(self, spec: DatasetSpec, model: Any, split: Split) -> None:
-        """Log what monitoring compares with (spec, profile, held-out rows) and the plots."""
-        import mlflow
-
-        log_reference(spec, split.train, split.test, seed=self.settings.seed)
-        self.on_step("Plotting")
-        mlflow.log_figure(
-            performance_figure(model, split.x_test, split.y_test, spec), "plots/performance.png"
+    def _log_plots(self, run_id: str, spec: DatasetSpec, model: Any, split: Split) -> None:
+        """Log the plots for people (performance, permutation importance) to the run."""
+        client = self.registry.client
+        client.log_figure(
+            run_id,
+            performance_figure(model, split.x_test, split.y_test, spec),
+            "plots/performance.png",
         )
         figure, importance = importance_figure(
             model, split.x_test, split.y_test, self.settings.seed
         )
-        mlflow.log_figure(figure, "plots/feature_importance.png")
-        mlflow.log_dict(importance, "plots/feature_importance.json")
+        client.log_figure(run_id, figure, "plots/feature_importance.png")
+        client.log_dict(run_id, importance, "plots/feature_importance.json")
 
     def _register(
         self,
