@@ -13,6 +13,8 @@ import pytest
 
 from mlstack_core.endpoints import DASHBOARD_HEALTH_PATH, MLFLOW_HEALTH_PATH
 from mlstack_core.processes import group_alive, is_alive, process_tree
+from mlstack_core.registry import ModelRegistry
+from mlstack_core.settings import Settings
 from mlstack_core.testing.servers import VENV_BIN, port_answers, spawn, stop, wait_healthy
 from mlstack_deploy.report import DEGRADED
 from tests.conftest import ROOT, Stack
@@ -28,6 +30,20 @@ def assert_ui_healthy(stack: Stack) -> None:
     assert dashboard.text == "ok"
 
 
+def assert_plots_follow(stack: Stack, within_s: float = 120) -> None:
+    """The bootstrap's plots (left until the API was starting) reach the champion's run."""
+    registry = ModelRegistry(Settings(home=stack.home))
+    client, run_id = registry.client, registry.require_champion().run_id
+    deadline = time.monotonic() + within_s
+    while len(client.list_artifacts(run_id, "plots")) < 3 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert {a.path for a in client.list_artifacts(run_id, "plots")} == {
+        "plots/performance.png",
+        "plots/feature_importance.png",
+        "plots/feature_importance.json",
+    }
+
+
 def test_up_bootstraps_serves_and_down_frees_the_ports(stack: Stack) -> None:
     started = stack.invoke("up", "--detach")
     assert started.returncode == 0, started.stdout + started.stderr
@@ -41,6 +57,7 @@ def test_up_bootstraps_serves_and_down_frees_the_ports(stack: Stack) -> None:
     assert answer.status_code == 200, answer.text
     assert answer.json()[0]["model_version"] == "1"
     assert_ui_healthy(stack)
+    assert_plots_follow(stack)
 
     assert stack.invoke("status").returncode == 0
     again = stack.invoke("up", "--detach")
