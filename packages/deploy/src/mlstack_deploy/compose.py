@@ -308,7 +308,9 @@ def compose_up(
 
     What does not wait on another step runs beside it: PostgreSQL starts while the MLflow
     image builds, and the dashboard image builds while MLflow starts and the champion is
-    trained, built and containerized.
+    trained, built and containerized. The dashboard builds on the MLflow image's venv (its
+    requirements are a subset of the dashboard's): built side by side, the two installed and
+    compiled the same packages twice on a loaded machine.
     """
     root = project_root()
     host = stack_settings(settings)
@@ -318,13 +320,13 @@ def compose_up(
     services = {s.name: s for s in compose_services(settings)}
     say("Starting PostgreSQL; building the MLflow and dashboard images")
     project.run("up", "-d", "postgres", what="docker-compose up postgres")
-    if offline:  # once, before the two builds that need it run side by side
+    if offline:  # once, before the builds that need it
         ensure_base_image(host, docker_client())
+    built = [build_support_image(host, MLFLOW, MLFLOW_IMAGE, offline, root)]
     with ThreadPoolExecutor(max_workers=1) as pool:
         dashboard = pool.submit(
-            build_support_image, host, DASHBOARD, DASHBOARD_IMAGE, offline, root
+            build_support_image, host, DASHBOARD, DASHBOARD_IMAGE, offline, root, MLFLOW_IMAGE
         )
-        built = [build_support_image(host, MLFLOW, MLFLOW_IMAGE, offline, root)]
         say("Starting MLflow")
         project.run("up", "-d", "mlflow", what="docker-compose up mlflow")
         outcomes = {

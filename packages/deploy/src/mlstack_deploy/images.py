@@ -147,10 +147,16 @@ def _label(docker: str, tag: str) -> str | None:
 
 
 def build_support_image(
-    settings: Settings, image: SupportImage, tag: str, offline: bool, root: Path | None = None
+    settings: Settings,
+    image: SupportImage,
+    tag: str,
+    offline: bool,
+    root: Path | None = None,
+    build_image: str | None = None,
 ) -> ImageResult:
     """`docker build` one of the stack's own images; offline from the base image and wheels.
-    Skipped when the image of `tag` was built from the same inputs."""
+    Skipped when the image of `tag` was built from the same inputs. `build_image` (the
+    Dockerfile's BUILD_IMAGE) is an image whose venv already holds some of the requirements."""
     began = time.perf_counter()
     root = root or project_root()
     docker = docker_client()
@@ -161,6 +167,8 @@ def build_support_image(
     args = ["--label", f"{INPUTS_LABEL}={key}"]
     if offline:
         args += ["--build-arg", f"BASE_IMAGE={base}"]
+    if build_image is not None:
+        args += ["--build-arg", f"BUILD_IMAGE={build_image}"]
     scratch = settings.cache_root / "contexts"
     scratch.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"{image.name}-", dir=scratch) as tmp:
