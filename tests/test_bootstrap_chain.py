@@ -3,11 +3,16 @@ with the real console scripts and an empty registry."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from mlstack_core.registry import ModelRegistry
 from mlstack_core.settings import load_settings
+from mlstack_core.testing.servers import stop
 from mlstack_deploy.cli import Step, bootstrap
 
 pytestmark = pytest.mark.e2e
@@ -59,3 +64,31 @@ def test_steps_that_succeed_report_no_failure(empty_home: Path) -> None:
     ]
     assert bootstrap(load_settings(), steps, finished.append) is None
     assert finished == [0, 1]
+
+
+def test_the_plots_left_for_the_exit_do_not_hold_the_callers_pipes(empty_home: Path) -> None:
+    """The caller's stdout reaches its end while the plots are still being made; they land."""
+    progress, writer = os.pipe()
+    train = ["mlstack-train", "train", "--seed-sample", "--plots-later"]
+    chain = subprocess.Popen(
+        [sys.executable, "-m", "mlstack_deploy.chain", "--progress-fd", str(writer), *train],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        pass_fds=(writer,),
+        env={**os.environ, "MLSTACK_HOME": str(empty_home)},
+        start_new_session=True,
+    )
+    os.close(writer)
+    try:
+        with os.fdopen(progress) as done:
+            assert done.read().split() == ["0"]
+        assert chain.stdout is not None
+        assert "promoted to champion" in chain.stdout.read().decode()
+        assert chain.poll() is None, "the chain should still be logging the plots"
+        assert chain.wait(timeout=300) == 0
+    finally:
+        stop(chain)
+    settings = load_settings()
+    registry = ModelRegistry(settings)
+    run_id = registry.require_champion().run_id
+    assert len(registry.client.list_artifacts(run_id, "plots")) == 3

@@ -10,7 +10,9 @@ that step's code.
     python -m mlstack_deploy.chain [--progress-fd FD] SCRIPT ARGS… [--then SCRIPT ARGS…]…
 
 With `--progress-fd`, the index of every finished step is written to that file descriptor
-as a line, so the caller can act on the training's result while the build still runs.
+as a line, so the caller can act on the training's result while the build still runs; after
+the last step the chain lets go of that pipe and of its stdout, and what the steps left for
+their exit runs without holding the caller.
 """
 
 from __future__ import annotations
@@ -75,7 +77,20 @@ def main(argv: Sequence[str]) -> int:
             return code
         if progress_fd is not None:
             os.write(progress_fd, f"{index}\n".encode())
+    if progress_fd is not None:
+        release_caller(progress_fd)
     return 0
+
+
+def release_caller(progress_fd: int) -> None:
+    """Let go of the caller's pipes before the steps' exit work (the plots of `--plots-later`).
+
+    A caller reads its output to the end (`invoke up --detach` does): it must not wait on
+    work it was told it can go on without. Stdout joins stderr (the bootstrap log).
+    """
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    os.close(progress_fd)
 
 
 if __name__ == "__main__":
