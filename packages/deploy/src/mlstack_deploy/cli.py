@@ -89,8 +89,9 @@ def bootstrap(
     os.close(progress_writer)
     with os.fdopen(progress) as done:
         for line in done:
-            finished(int(line))
-            if int(line) == len(steps) - 1:
+            index = int(line)
+            finished(index)
+            if index == len(steps) - 1:
                 return None
     code = process.wait()
     output = log.read_text(errors="replace")
