@@ -12,6 +12,8 @@ nox.options.error_on_external_run = True
 PACKAGES = ["core", "training", "serving", "dashboard", "deploy"]
 # A hung cell fails its tutorial; generous, since two cores shared by other jobs are slow.
 TUTORIAL_CELL_TIMEOUT_S = 300
+# pytest-xdist: two workers (the two cores), each test file on one of them.
+PARALLEL_FILES = ("-n", "2", "--dist", "loadfile")
 
 
 def sync(session: nox.Session, *selection: str, compile_bytecode: bool = False) -> None:
@@ -71,9 +73,13 @@ def tests(session: nox.Session, package: str) -> None:
 
 @nox.session
 def e2e(session: nox.Session) -> None:
-    """Cross-package end-to-end tests: bootstrap, `invoke up`, the API and the dashboard."""
+    """Cross-package end-to-end tests: bootstrap, `invoke up`, the API and the dashboard.
+
+    Two files at a time: each test owns its state folder and free ports, and much of a test
+    is spent waiting on servers, uv and git, so a second worker shortens the session (the
+    tutorials and the package tests keep both cores busy on their own and gain nothing)."""
     sync(session, "--all-packages", "--group", "dev", compile_bytecode=True)
-    session.run("pytest", "tests", "-m", "e2e", *session.posargs)
+    session.run("pytest", "tests", "-m", "e2e", *PARALLEL_FILES, *session.posargs)
 
 
 @nox.session
@@ -93,10 +99,7 @@ def deploy(session: nox.Session) -> None:
         "tests/deploy",
         "-m",
         "deploy",
-        "-n",
-        "2",
-        "--dist",
-        "loadfile",
+        *PARALLEL_FILES,
         *session.posargs,
         env={"PYTHONDONTWRITEBYTECODE": None},
     )
