@@ -13,6 +13,7 @@ timed on their own as well. Prints a table and one JSON line.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import random
 import statistics
@@ -171,6 +172,15 @@ def timed(
     return statistics.median(runs)
 
 
+def quiet_bare_mode() -> None:
+    """AppTest runs pages outside `streamlit run`, and Streamlit then warns about bare mode
+    about once per page run, which buried the figures; a page's own errors still surface
+    through `app.exception`."""
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+        lambda record: "missing ScriptRunContext" not in record.getMessage()
+    )
+
+
 def render(page: str) -> None:
     from streamlit.testing.v1 import AppTest
 
@@ -241,8 +251,16 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="Use (and keep) this state folder.")
     parser.add_argument("--save", type=Path, help="Also write the JSON summary to this file.")
     args = parser.parse_args()
+    if args.keep:
+        bench(args.keep, args)
+        return
+    # A 1M-row store is about 650 MB: one left behind per run would fill the disk.
+    with tempfile.TemporaryDirectory(prefix="mlstack-monitoring-bench-") as folder:
+        bench(Path(folder), args)
 
-    home = args.keep or Path(tempfile.mkdtemp(prefix="mlstack-monitoring-bench-"))
+
+def bench(home: Path, args: argparse.Namespace) -> None:
+    """Fill `home`'s store unless it holds one, then time the queries and pages."""
     os.environ["MLSTACK_HOME"] = str(home)
     for name in ("MLSTACK_TRACKING_URI", "MLSTACK_PREDICTION_STORE_URL"):
         os.environ.pop(name, None)
@@ -259,12 +277,14 @@ def main() -> None:
         os.sync()
     size_mb = (home / "predictions.db").stat().st_size / 1e6
 
+    quiet_bare_mode()
     results = {f"{window}min": measure(window) for window in WINDOWS}
 
     names = [k for k in next(iter(results.values())) if k != "rows_in_window"]
     header = f"{'measure (median of 3, s)':<28}" + "".join(f"{w:>16}" for w in results)
     print("a new prediction is written before every timed run, so drift is never served cached")
-    print(f"store: {args.rows:,} predictions, {size_mb:.0f} MB SQLite at {home}")
+    where = home if args.keep else f"{home} (removed at the end; --keep DIR keeps it)"
+    print(f"store: {args.rows:,} predictions, {size_mb:.0f} MB SQLite at {where}")
     if fill_seconds is not None:
         print(f"fill: {fill_seconds:.1f} s ({args.rows / fill_seconds:,.0f} rows/s)")
     print(header)
