@@ -45,8 +45,10 @@ from mlstack_serving.schema import (
     actual_type,
     record_type,
 )
+from mlstack_serving.timer_fix import cancel_request_timers
 
 SETTINGS = load_settings()
+cancel_request_timers()
 STORE = PredictionStore(SETTINGS.store_url)
 STORE_HEALTH = StoreHealth(STORE)
 FAST_PREDICT = RouteSlot()
