@@ -12,14 +12,15 @@ from mlstack_core.testing.servers import free_port
 from tests.conftest import ROOT
 
 
-def test_a_server_the_tutorial_did_not_stop_is_stopped_when_it_exits(tmp_path: Path) -> None:
+def test_a_failed_tutorial_leaves_no_server_and_no_state_folder(tmp_path: Path) -> None:
     port = free_port()
     script = textwrap.dedent(
         f"""
         import sys
         from pathlib import Path
         sys.path.insert(0, {str(ROOT / "docs" / "tutorials")!r})
-        from tutorial_support import start
+        from tutorial_support import fresh_state, start
+        print(fresh_state("test"), flush=True)
         pid = start("{sys.executable} -m http.server {port} --bind 127.0.0.1",
                     "http://127.0.0.1:{port}/", Path({str(tmp_path / "server.log")!r}))
         print(pid, flush=True)
@@ -30,5 +31,7 @@ def test_a_server_the_tutorial_did_not_stop_is_stopped_when_it_exits(tmp_path: P
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 1, done.stderr
-    pid = int(done.stdout.split()[-1])
-    assert not group_alive(pid)
+    lines = done.stdout.splitlines()
+    home, pid = lines[0], lines[-1]
+    assert not group_alive(int(pid))
+    assert not Path(home).exists(), "the tutorial's state folder outlived its kernel"
