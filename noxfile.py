@@ -1,5 +1,8 @@
 """Test sessions. Each package's tests run in an environment holding only that package (and the
-test tools), which proves it declares its own dependencies. Versions come from uv.lock."""
+test tools), which proves it declares its own dependencies. Versions come from uv.lock.
+
+`invoke test` runs them two at a time (scripts/run_sessions.py): the `static` sessions first,
+and a `two-workers` session, whose pytest runs two workers, alone."""
 
 from __future__ import annotations
 
@@ -35,20 +38,21 @@ def sync(session: nox.Session, *selection: str, compile_bytecode: bool = False) 
     )
 
 
-@nox.session
+@nox.session(tags=["static"])
 def lint(session: nox.Session) -> None:
     """The pre-commit hooks over every file (ruff, format, yaml/toml checks, secret scan, the
-    workflows against their schema and actionlint), then the test that every workflow step
-    calling the project calls an invoke task that exists.
+    workflows against their schema and actionlint), then the tests that every workflow step
+    calling the project calls an invoke task that exists and that `invoke test` runs the
+    sessions side by side as it says.
 
     mypy needs every package installed, so it runs in `typecheck` instead of here.
     """
     sync(session, "--only-group", "dev", "--only-group", "docs")  # docs: jupytext's pairing hook
     session.run("pre-commit", "run", "--all-files", "--show-diff-on-failure", env={"SKIP": "mypy"})
-    session.run("pytest", "tests/test_workflows.py", *session.posargs)
+    session.run("pytest", "tests/test_workflows.py", "tests/test_run_sessions.py", *session.posargs)
 
 
-@nox.session
+@nox.session(tags=["static"])
 def typecheck(session: nox.Session) -> None:
     """mypy strict over every package's source."""
     sync(session, "--all-packages", "--group", "dev")
@@ -71,7 +75,7 @@ def tests(session: nox.Session, package: str) -> None:
     session.run("pytest", f"packages/{package}/tests", *session.posargs)
 
 
-@nox.session
+@nox.session(tags=["two-workers"])
 def e2e(session: nox.Session) -> None:
     """Cross-package end-to-end tests: bootstrap, `invoke up`, the API and the dashboard.
 
@@ -82,7 +86,7 @@ def e2e(session: nox.Session) -> None:
     session.run("pytest", "tests", "-m", "e2e", *PARALLEL_FILES, *session.posargs)
 
 
-@nox.session
+@nox.session(tags=["two-workers"])
 def deploy(session: nox.Session) -> None:
     """Deployment for real on this machine: a dockerd in a network namespace of its own
     (offline images, the compose stack, rendered and validated manifests) and Ansible to test

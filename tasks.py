@@ -125,12 +125,17 @@ def system_deps(c: Context) -> None:
 @task(
     pre=[system_deps],
     help={
-        "session": "Run one nox session, e.g. lint, typecheck, e2e or \"tests(package='core')\"."
+        "session": "Run one nox session, e.g. lint, typecheck, e2e or \"tests(package='core')\".",
+        "jobs": "Cores to fill with sessions side by side (default: this machine's cores).",
     },
 )
-def test(c: Context, session: str | None = None) -> None:
-    """Lint, typecheck, each package's tests in its own environment, then end-to-end tests."""
-    c.run("nox" + _opt("--session", session))
+def test(c: Context, session: str | None = None, jobs: int | None = None) -> None:
+    """Lint and typecheck, then each package's tests in its own environment, the end-to-end,
+    deployment and tutorial tests: every nox session, as many at a time as there are cores."""
+    if session:
+        c.run(f"nox --session {quote(session)}")
+    else:
+        c.run("python scripts/run_sessions.py" + _opt("--jobs", jobs))
 
 
 @task
