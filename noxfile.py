@@ -9,10 +9,12 @@ from __future__ import annotations
 import nox
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "typecheck", "tests", "e2e", "deploy", "docs"]
+nox.options.sessions = ["lint", "typecheck", "docs", "tests", "e2e", "deploy"]
 nox.options.error_on_external_run = True
 
-PACKAGES = ["core", "training", "serving", "dashboard", "deploy"]
+# Longest tests first, and `docs` defined before them: where no earlier run has recorded the
+# sessions' times, `invoke test` starts them in this order, and the long ones must start early.
+PACKAGES = ["dashboard", "serving", "training", "core", "deploy"]
 # A hung cell fails its tutorial; generous, since two cores shared by other jobs are slow.
 TUTORIAL_CELL_TIMEOUT_S = 300
 # pytest-xdist: two workers (the two cores), each test file on one of them.
@@ -57,6 +59,23 @@ def typecheck(session: nox.Session) -> None:
     """mypy strict over every package's source."""
     sync(session, "--all-packages", "--group", "dev")
     session.run("mypy", *(f"packages/{p}/src" for p in PACKAGES))
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Every tutorial top to bottom (nbmake, writing the outputs into the .ipynb), then the
+    site built from them in strict mode, and a headless browser checking a rendered page."""
+    sync(session, "--all-packages", "--group", "dev", "--group", "docs", compile_bytecode=True)
+    session.run(
+        "pytest",
+        "--nbmake",
+        f"--nbmake-timeout={TUTORIAL_CELL_TIMEOUT_S}",
+        "--overwrite",
+        "docs/tutorials",
+        "tests/test_docs_site.py",
+        "tests/test_tutorial_support.py",
+        *session.posargs,
+    )
 
 
 @nox.session
@@ -106,21 +125,4 @@ def deploy(session: nox.Session) -> None:
         *PARALLEL_FILES,
         *session.posargs,
         env={"PYTHONDONTWRITEBYTECODE": None},
-    )
-
-
-@nox.session
-def docs(session: nox.Session) -> None:
-    """Every tutorial top to bottom (nbmake, writing the outputs into the .ipynb), then the
-    site built from them in strict mode, and a headless browser checking a rendered page."""
-    sync(session, "--all-packages", "--group", "dev", "--group", "docs", compile_bytecode=True)
-    session.run(
-        "pytest",
-        "--nbmake",
-        f"--nbmake-timeout={TUTORIAL_CELL_TIMEOUT_S}",
-        "--overwrite",
-        "docs/tutorials",
-        "tests/test_docs_site.py",
-        "tests/test_tutorial_support.py",
-        *session.posargs,
     )
