@@ -14,7 +14,9 @@ import httpx
 import pytest
 from conftest import RECORD, Server, start_server, state_env
 
+from mlstack_core.bento_code import bento_is_current, built_from, sources_digest
 from mlstack_core.processes import is_alive, process_tree
+from mlstack_core.settings import Settings
 from mlstack_core.store import PredictionStore
 from mlstack_core.testing.servers import VENV_BIN
 
@@ -32,6 +34,28 @@ def test_build_reuses_the_model_and_the_bento(built_home: Path) -> None:
     )
     assert "mlstack:v1 (reused), Bento mlstack:v1 (reused)" in " ".join(again.stderr.split())
     assert (built_home / "bentoml" / "bentos" / "mlstack" / "v1" / "bento.yaml").is_file()
+
+
+def test_a_bento_holding_other_code_is_rebuilt(built_home: Path) -> None:
+    """As after a `git pull` that changed the serving code: same model version, other code."""
+    settings = Settings(home=built_home)
+    manifest = built_home / "bentoml" / "bentos" / "mlstack" / "v1" / "bento.yaml"
+    current = built_from(settings, "mlstack:v1")
+    assert current == sources_digest()
+    manifest.write_text(manifest.read_text().replace(current, "0123456789abcdef"))
+    assert not bento_is_current(settings, "mlstack:v1")
+
+    again = subprocess.run(
+        [str(VENV_BIN / "mlstack-serve"), "build"],
+        env=state_env(built_home),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    said = " ".join(again.stderr.split())
+    assert "rebuilding mlstack:v1: it holds other mlstack code (sources 0123456789abcdef" in said
+    assert "Bento mlstack:v1 (built)" in said
+    assert bento_is_current(settings, "mlstack:v1")
 
 
 def test_the_bento_serves_predictions_feedback_metadata_and_metrics(server: Server) -> None:

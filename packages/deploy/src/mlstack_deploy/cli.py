@@ -24,7 +24,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from mlstack_core.artifacts import BENTO_NAME, bento_built, bento_versions_folder
+from mlstack_core.artifacts import BENTO_NAME, bento_versions_folder
+from mlstack_core.bento_code import bento_is_current
 from mlstack_core.cli import fail, guarded, make_app
 from mlstack_core.endpoints import is_healthy
 from mlstack_core.errors import MlstackError, RegistryUnreachableError
@@ -117,9 +118,10 @@ def _champion_version(settings: Settings) -> int | None:
         return champion.version if champion else None
 
 
-def bento_exists(settings: Settings, version: int) -> bool:
-    """Whether the Bento `mlstack:v<version>` is in the local BentoML store (no bentoml import)."""
-    return bento_built(settings, f"{BENTO_NAME}:v{version}")
+def bento_current(settings: Settings, version: int) -> bool:
+    """Whether the Bento `mlstack:v<version>` is in the local BentoML store and holds this
+    checkout's code (read from its bento.yaml: no bentoml import)."""
+    return bento_is_current(settings, f"{BENTO_NAME}:v{version}")
 
 
 def any_bento(settings: Settings) -> bool:
@@ -188,7 +190,7 @@ class StackRun:
             ["mlstack-train", "train", "--seed-sample", "--plots-later"],
         )
         steps = [train] if champion is None else []
-        if champion is None or not bento_exists(self.settings, champion):
+        if champion is None or not bento_current(self.settings, champion):
             steps.append(Step("Building the champion's Bento", ["mlstack-serve", "build"]))
         if champion is not None:
             registry_ready()

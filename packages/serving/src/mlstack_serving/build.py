@@ -2,20 +2,28 @@
 
 The Bento is the one deployable artifact: it carries the model, the code of mlstack_core and
 mlstack_serving, pinned requirements and, as a Bento argument, the exact model tag it serves.
+A Bento that holds other code than this checkout's is rebuilt (mlstack_core.bento_code).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import shutil
 import tempfile
 from dataclasses import dataclass
-from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlstack_core.artifacts import BENTO_NAME
+from mlstack_core.bento_code import (
+    SOURCE_PACKAGES,
+    SOURCES_LABEL,
+    built_from,
+    requirement_pins,
+    sources_digest,
+)
 from mlstack_core.registry import ModelRegistry, VersionInfo
 from mlstack_core.settings import Settings
 from mlstack_serving.home import use_bentoml_home
@@ -26,25 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SERVICE = "mlstack_serving.service:Mlstack"
-SOURCE_PACKAGES = ("mlstack_core", "mlstack_serving")
-REQUIREMENTS = (
-    "bentoml",
-    "mlflow",
-    "scikit-learn",
-    "skops",
-    "pandas",
-    "numpy",
-    "scipy",
-    "pydantic",
-    "pydantic-settings",
-    "sqlalchemy",
-    "pandera",
-    "pyyaml",
-    "rich",
-    "typer",
-    "psycopg",
-    "psycopg-binary",
-)
 
 
 def model_tag(settings: Settings, version: int) -> str:
@@ -135,8 +124,6 @@ class BentoBuilder:
 
     def _stage(self, folder: Path) -> None:
         """Copy the two packages' sources into the build context (the Bento needs no wheel)."""
-        import importlib
-
         for name in SOURCE_PACKAGES:
             source = Path(importlib.import_module(name).__file__ or "").parent
             shutil.copytree(
@@ -150,19 +137,30 @@ class BentoBuilder:
         champion = self.importer.registry.require_champion()
         tag, model_reused = self.importer.ensure(champion)
         wanted = bento_tag(champion.version)
+        sources = sources_digest()
+        assert sources is not None, "this module is mlstack_serving: its sources are here"
         try:
             bento = bentoml.get(wanted)
-            return BuildResult(
-                champion.version,
-                tag,
-                str(bento.tag),
-                model_reused,
-                True,
-                str(bento.path),
-                bento.info.labels.get("inference", "pipeline"),
-            )
         except NotFound:
             pass
+        else:
+            if bento.info.labels.get(SOURCES_LABEL) == sources:
+                return BuildResult(
+                    champion.version,
+                    tag,
+                    str(bento.tag),
+                    model_reused,
+                    True,
+                    str(bento.path),
+                    bento.info.labels.get("inference", "pipeline"),
+                )
+            log.warning(
+                "rebuilding %s: it holds other mlstack code (sources %s, this checkout's %s)",
+                wanted,
+                built_from(self.settings, wanted) or "unlabelled",
+                sources,
+            )
+            bentoml.delete(wanted)
         choice = self.importer.inference(champion, tag)
         log.info("inference path %s: %s", choice.path, choice.reason)
         with tempfile.TemporaryDirectory(prefix="mlstack-bento-") as tmp:
@@ -179,6 +177,7 @@ class BentoBuilder:
                     "registry_version": str(champion.version),
                     "run_id": champion.run_id,
                     "inference": choice.path,
+                    SOURCES_LABEL: sources,
                 },
                 args={
                     "model_tag": tag,
@@ -186,7 +185,7 @@ class BentoBuilder:
                     "inference_reason": choice.reason,
                 },
                 python={
-                    "packages": [f"{n}=={installed_version(n)}" for n in REQUIREMENTS],
+                    "packages": requirement_pins(),
                     "lock_packages": False,
                 },
             )
