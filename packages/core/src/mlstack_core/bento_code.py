@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as installed_version
 from pathlib import Path
 
@@ -53,9 +54,13 @@ def source_folder(package: str) -> Path | None:
 
 def sources_digest() -> str | None:
     """What a Bento built here would carry: the source packages' files and the pins; None
-    where the packages are not all installed (no Bento can be built here)."""
+    where they are not all installed (no Bento can be built here)."""
     roots = {package: source_folder(package) for package in SOURCE_PACKAGES}
-    digest = hashlib.sha256("\n".join(requirement_pins()).encode())
+    try:
+        pins = requirement_pins()
+    except PackageNotFoundError:
+        return None
+    digest = hashlib.sha256("\n".join(pins).encode())
     for package, root in roots.items():
         if root is None:
             return None
