@@ -96,6 +96,19 @@ class Server:
         self.process.wait(timeout=30)
 
 
+def build(home: Path) -> str:
+    """`mlstack-serve build` of the champion in `home`; what it said, on one line."""
+    done = subprocess.run(
+        [str(VENV_BIN / "mlstack-serve"), "build"],
+        env=state_env(home),
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    return " ".join(done.stderr.split())
+
+
 def start_server(home: Path, env: dict[str, str]) -> Server:
     port = free_port()
     env = {**env, "MLSTACK_API_HOST": "127.0.0.1", "MLSTACK_API_PORT": str(port)}
@@ -116,9 +129,7 @@ def built_home(tmp_path: Path) -> Path:
     """A state folder of its own with a champion and its Bento built by `mlstack-serve build`."""
     home = tmp_path / "state"
     register(Settings(home=home))
-    subprocess.run(
-        [str(VENV_BIN / "mlstack-serve"), "build"], env=state_env(home), check=True, timeout=180
-    )
+    build(home)
     return home
 
 

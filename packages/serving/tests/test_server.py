@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import threading
 import time
 import uuid
@@ -12,27 +11,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import RECORD, Server, start_server, state_env
+from conftest import RECORD, Server, build, start_server, state_env
 
 from mlstack_core.bento_code import bento_is_current, built_from, sources_digest
 from mlstack_core.processes import is_alive, process_tree
 from mlstack_core.settings import Settings
 from mlstack_core.store import PredictionStore
-from mlstack_core.testing.servers import VENV_BIN
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 TOKEN = "s3cret-token-for-tests"
 
 
 def test_build_reuses_the_model_and_the_bento(built_home: Path) -> None:
-    again = subprocess.run(
-        [str(VENV_BIN / "mlstack-serve"), "build"],
-        env=state_env(built_home),
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    assert "mlstack:v1 (reused), Bento mlstack:v1 (reused)" in " ".join(again.stderr.split())
+    assert "mlstack:v1 (reused), Bento mlstack:v1 (reused)" in build(built_home)
     assert (built_home / "bentoml" / "bentos" / "mlstack" / "v1" / "bento.yaml").is_file()
 
 
@@ -45,14 +36,7 @@ def test_a_bento_holding_other_code_is_rebuilt(built_home: Path) -> None:
     manifest.write_text(manifest.read_text().replace(current, "0123456789abcdef"))
     assert not bento_is_current(settings, "mlstack:v1")
 
-    again = subprocess.run(
-        [str(VENV_BIN / "mlstack-serve"), "build"],
-        env=state_env(built_home),
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    said = " ".join(again.stderr.split())
+    said = build(built_home)
     assert "rebuilding mlstack:v1: it holds other mlstack code (sources 0123456789abcdef" in said
     assert "Bento mlstack:v1 (built)" in said
     assert bento_is_current(settings, "mlstack:v1")
