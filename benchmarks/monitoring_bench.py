@@ -31,6 +31,8 @@ import pandas as pd
 from sqlalchemy import insert
 from summary import emit
 
+from mlstack_core.testing.servers import clean_up_on_sigterm
+
 NUMERIC = (
     "age",
     "tenure_months",
@@ -251,6 +253,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="Use (and keep) this state folder.")
     parser.add_argument("--save", type=Path, help="Also write the JSON summary to this file.")
     args = parser.parse_args()
+    clean_up_on_sigterm()
     if args.keep:
         bench(args.keep, args)
         return

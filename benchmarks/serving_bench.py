@@ -28,7 +28,7 @@ from mlstack_core.endpoints import API_READY_PATH, PREDICT_PATH
 from mlstack_core.registry import ModelRegistry
 from mlstack_core.settings import load_settings
 from mlstack_core.store import PredictionStore
-from mlstack_core.testing.servers import VENV_BIN, free_port, running, venv_env
+from mlstack_core.testing.servers import VENV_BIN, clean_up_on_sigterm, free_port, running, venv_env
 
 FLOOR = Path(__file__).with_name("starlette_floor.py")
 LUA = """wrk.method = "POST"
@@ -133,6 +133,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, nargs="+", default=[32, 4])
     parser.add_argument("--save", type=Path, help="Also write the JSON summary to this file.")
     args = parser.parse_args()
+    clean_up_on_sigterm()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     settings = load_settings()

@@ -35,6 +35,7 @@ from mlstack_core.endpoints import (
     PREDICT_PATH,
 )
 from mlstack_core.processes import stop_group
+from mlstack_core.testing.servers import clean_up_on_sigterm
 
 ROOT = Path(__file__).resolve().parents[1]
 DROPPED = (
@@ -170,6 +171,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument("--save", type=Path, help="Also write the JSON summary to this file.")
     args = parser.parse_args()
+    clean_up_on_sigterm()
     if shutil.which("uv") is None:
         raise SystemExit("uv is not on PATH: pip install uv")
     with tempfile.TemporaryDirectory(prefix="mlstack-startup-bench-") as tmp:
