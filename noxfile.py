@@ -49,7 +49,18 @@ def lint(session: nox.Session) -> None:
 
     mypy needs every package installed, so it runs in `typecheck` instead of here.
     """
-    sync(session, "--only-group", "dev", "--only-group", "docs")  # docs: jupytext's pairing hook
+    # docs: jupytext's pairing hook; mlstack-deploy: `mlstack-containers`, which renders the
+    # Kubernetes overlays for the kubernetes-validate and checkov hooks.
+    sync(
+        session,
+        "--package",
+        "mlstack-deploy",
+        "--no-default-groups",
+        "--group",
+        "dev",
+        "--group",
+        "docs",
+    )
     session.run("pre-commit", "run", "--all-files", "--show-diff-on-failure", env={"SKIP": "mypy"})
     session.run("pytest", "tests/test_workflows.py", "tests/test_run_sessions.py", *session.posargs)
 
