@@ -7,7 +7,6 @@ A Bento that holds other code than this checkout's is rebuilt (mlstack_core.bent
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import shutil
@@ -20,8 +19,8 @@ from mlstack_core.artifacts import BENTO_NAME
 from mlstack_core.bento_code import (
     SOURCE_PACKAGES,
     SOURCES_LABEL,
-    built_from,
     requirement_pins,
+    source_folder,
     sources_digest,
 )
 from mlstack_core.registry import ModelRegistry, VersionInfo
@@ -125,7 +124,8 @@ class BentoBuilder:
     def _stage(self, folder: Path) -> None:
         """Copy the two packages' sources into the build context (the Bento needs no wheel)."""
         for name in SOURCE_PACKAGES:
-            source = Path(importlib.import_module(name).__file__ or "").parent
+            source = source_folder(name)
+            assert source is not None, f"{name} builds this Bento, so it is installed"
             shutil.copytree(
                 source, folder / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
             )
@@ -157,7 +157,7 @@ class BentoBuilder:
             log.warning(
                 "rebuilding %s: it holds other mlstack code (sources %s, this checkout's %s)",
                 wanted,
-                built_from(self.settings, wanted) or "unlabelled",
+                bento.info.labels.get(SOURCES_LABEL) or "unlabelled",
                 sources,
             )
             bentoml.delete(wanted)
