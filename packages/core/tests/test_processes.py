@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import time
 
-from mlstack_core.processes import group_alive, is_alive, process_tree, stop_group
+from mlstack_core.processes import group_alive, is_alive, process_tree, stop_group, survivors
 
 
 def test_stop_group_reaches_a_child_in_its_own_session() -> None:
@@ -24,3 +24,15 @@ def test_stop_group_reaches_a_child_in_its_own_session() -> None:
 
 def test_an_unknown_pid_has_no_tree() -> None:
     assert process_tree(2**22 + 7) == []
+
+
+def test_survivors_waits_for_a_killed_process_and_names_a_running_one() -> None:
+    killed = subprocess.Popen(["sleep", "60"])
+    running = subprocess.Popen(["sleep", "60"])
+    try:
+        killed.kill()
+        assert survivors([killed.pid, running.pid], within=1.0) == [running.pid]
+    finally:
+        running.kill()
+        killed.wait()
+        running.wait()

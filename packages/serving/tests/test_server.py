@@ -14,7 +14,7 @@ import pytest
 from conftest import RECORD, Server, build, start_server, state_env
 
 from mlstack_core.bento_code import bento_is_current, built_from, sources_digest
-from mlstack_core.processes import is_alive, process_tree
+from mlstack_core.processes import process_tree, survivors
 from mlstack_core.settings import Settings
 from mlstack_core.store import PredictionStore
 
@@ -109,7 +109,7 @@ def test_every_answered_prediction_survives_a_kill_9(server: Server) -> None:
     for thread in threads:
         thread.join(timeout=30)
     assert len(answered) >= 200
-    assert not [p for p in workers if is_alive(p)], "a worker survived the kill"
+    assert not survivors(workers), "a worker survived the kill"
     missing = set(answered) - PredictionStore(server.store_url).ids()
     assert not missing, f"{len(missing)} acknowledged predictions are not in the store"
 

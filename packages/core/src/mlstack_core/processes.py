@@ -65,6 +65,20 @@ def is_alive(pid: int) -> bool:
     return pid in process_tree(pid)
 
 
+def survivors(pids: list[int], within: float = 10.0) -> list[int]:
+    """Those of `pids` still running after `within` seconds.
+
+    A signal is delivered at once, but a killed process with a large heap takes a moment to
+    exit, so a check right after `kill -9` would see it alive.
+    """
+    deadline = time.monotonic() + within
+    running = [p for p in pids if is_alive(p)]
+    while running and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+        running = [p for p in running if is_alive(p)]
+    return running
+
+
 def group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
