@@ -14,20 +14,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from mlstack_core.testing.browser import DEFAULT_CHROMIUM, headless_chromium
+
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext
-
-DEFAULT_CHROMIUM = "/usr/bin/chromium"
-# Headless, sandbox-free (root in CI), and quiet: no update checks or sync reaching out.
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -42,17 +32,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def chromium(pytestconfig: pytest.Config, tmp_path: Path) -> Iterator[BrowserContext]:
     """A headless browser (the one given by `--chromium`) with a fresh profile, closed after
     the test; `chromium.new_page()` opens a tab."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=str(pytestconfig.getoption("chromium")),
-            headless=True,
-            args=list(CHROMIUM_FLAGS),
-            viewport={"width": 1400, "height": 1000},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    with headless_chromium(
+        str(pytestconfig.getoption("chromium")), tmp_path / "chromium-profile"
+    ) as context:
+        yield context

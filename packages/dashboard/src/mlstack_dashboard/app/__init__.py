@@ -14,12 +14,12 @@ VIEWS = APP_DIR / "views"
 
 
 def streamlit_command(settings: Settings, port: int | None = None) -> list[str]:
-    """`streamlit run` bound to 127.0.0.1, headless, no usage statistics, no file watcher."""
+    """`streamlit run` bound to 127.0.0.1, headless, no usage statistics, no file watcher,
+    through `serve`, which warms the pages up while the server starts."""
     return [
         sys.executable,
         "-m",
-        "streamlit",
-        "run",
+        "mlstack_dashboard.app.serve",
         str(MAIN),
         "--server.address",
         "127.0.0.1",
