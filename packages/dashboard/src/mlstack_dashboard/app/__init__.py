@@ -15,7 +15,7 @@ VIEWS = APP_DIR / "views"
 
 def streamlit_command(settings: Settings, port: int | None = None) -> list[str]:
     """`streamlit run` bound to 127.0.0.1, headless, no usage statistics, no file watcher,
-    through `serve`, which warms the pages up while the server starts."""
+    through `serve`, which loads what the pages need before the server listens."""
     return [
         sys.executable,
         "-m",

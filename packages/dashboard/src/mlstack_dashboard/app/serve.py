@@ -1,20 +1,22 @@
-"""`streamlit run` with the pages' imports and the registry store warmed up beside the server.
+"""`streamlit run`, after loading what the pages need, so the first visitor does not wait for it.
 
 Streamlit runs a page's script only when someone opens it, so the first visitor would wait for
 pandas, plotly and MLflow to import and for MLflow to open its store: about 2 of the 3.5 s of
-a first render measured with `invoke bench`. A thread does that work while the server starts.
-A failure there is left for the page to report, where the user sees it with its hint.
+a first render measured with `invoke bench`. Doing it before the server listens costs the
+health check those seconds instead, which no one waits on: `up` shows the API first. It is
+not done in a thread beside the server: two threads importing pandas and plotly at once can
+each find the other's module half-initialized (a crash of the server seen in a cold start).
+A failure here is left for the page to report, where the user sees it with its hint.
 """
 
 from __future__ import annotations
 
 import sys
-import threading
 
 
 def warm_up() -> None:
     """What every page needs: the imports and the champion lookup. Not Evidently (3.5 s to
-    import here): holding the interpreter that long would slow the first render instead."""
+    import here), which only the drift parts use, after the page's first figures."""
     try:
         import plotly.express  # noqa: F401 - loaded now so that no page waits for it
 
@@ -32,7 +34,7 @@ def warm_up() -> None:
 
 
 def main() -> None:
-    threading.Thread(target=warm_up, name="mlstack-warm-up", daemon=True).start()
+    warm_up()
     from streamlit.web.cli import main as streamlit
 
     streamlit(["run", *sys.argv[1:]], prog_name="streamlit")
