@@ -1,4 +1,4 @@
-"""The dashboard in a real browser: `streamlit run` on a free port, headless Chromium (Debian's
+"""The dashboard in a real browser: Streamlit on a free port, headless Chromium (Debian's
 by default; `--chromium PATH` picks another, e.g. Google Chrome on GitHub's runners)."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ START_TIMEOUT_S = 60.0
 @pytest.fixture
 def dashboard_url(champion: Champion, tmp_path: Path) -> Iterator[str]:
     """The dashboard started as `invoke dashboard` starts it (`mlstack-monitor dashboard` execs
-    `streamlit run`), in its own process group."""
+    `mlstack_dashboard.app.serve`, which runs `streamlit run`), in its own process group."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with running(
