@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from mlstack_core.artifacts import bento_versions_folder
+from mlstack_core.processes import console_script as tool
 from mlstack_core.settings import Settings
 from mlstack_deploy.ansible import PLAYBOOKS, Playbook, export_bento, wheelhouse_archive
 from mlstack_deploy.errors import DeployError
@@ -69,3 +73,66 @@ def test_dashboard_bundle_key_follows_the_sources_and_requirements(tmp_path: Pat
     assert bundle_key(tmp_path, ["streamlit==1.67.1"], packages) != key
     (source / "app.py").write_text("A = 2\n")
     assert bundle_key(tmp_path, ["streamlit==1.67.0"], packages) != key
+
+
+def _bento_labelled(settings: Settings, sources: str) -> None:
+    folder = bento_versions_folder(settings, "mlstack") / "v1"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "bento.yaml").write_text(
+        f"name: mlstack\nversion: v1\nlabels:\n  sources: {sources}\n"
+    )
+
+
+def test_an_export_is_reused_only_while_the_bento_holds_the_same_code(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    _bento_labelled(settings, "0123456789abcdef")
+    exported = settings.state_dir / "deploy" / "mlstack-v1-0123456789abcdef.bento"
+    exported.parent.mkdir(parents=True)
+    exported.write_bytes(b"the archive of the first build")
+    assert export_bento(settings, "mlstack:v1") == exported
+
+    _bento_labelled(settings, "fedcba9876543210")  # rebuilt with other code, same tag
+    with pytest.raises(DeployError) as error:  # exported anew: bentoml export of this fake fails
+        export_bento(settings, "mlstack:v1")
+    assert "bentoml" in error.value.cause
+
+
+RELEASE_NAME = """
+- hosts: localhost
+  gather_facts: false
+  vars_files: [{defaults}, {vars}]
+  tasks:
+    - ansible.builtin.debug:
+        msg: "release={{{{ mlstack_api_release }}}}"
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "release"),
+    [
+        ({"mlstack_api_bento_tag": "mlstack:v4"}, "mlstack-v4"),
+        (
+            {
+                "mlstack_api_bento_tag": "mlstack:v4",
+                "mlstack_api_bento_sources": "0123456789abcdef",
+            },
+            "mlstack-v4-0123456789abcdef",
+        ),
+    ],
+)
+def test_the_release_on_the_hosts_is_named_after_the_tag_and_the_code(
+    tmp_path: Path, extra: dict[str, str], release: str
+) -> None:
+    """Evaluated by ansible-playbook itself, with the role's own defaults and vars files."""
+    role = PLAYBOOKS / "roles" / "mlstack_api"
+    playbook = tmp_path / "name.yml"
+    playbook.write_text(
+        RELEASE_NAME.format(defaults=role / "defaults/main.yml", vars=role / "vars/main.yml")
+    )
+    done = subprocess.run(
+        [tool("ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
+         "--extra-vars", json.dumps(extra)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f'"msg": "release={release}"' in done.stdout

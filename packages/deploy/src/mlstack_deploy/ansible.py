@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlstack_core.bento_code import built_from
 from mlstack_core.processes import console_script as tool
 from mlstack_core.settings import Settings
 from mlstack_deploy.champion import champion_bento
@@ -23,10 +24,23 @@ from mlstack_deploy.errors import DeployError
 PLAYBOOKS = Path(__file__).resolve().parents[4] / "ansible"
 
 
+def bento_sources(settings: Settings, tag: str) -> str:
+    """The Bento's `sources` label, a digest of its code ("" for a Bento built without it).
+
+    `mlstack:v<N>` names the model version, and a Bento rebuilt with new code keeps it: the
+    exported archive and the release on the hosts carry this too, so neither is reused.
+    """
+    return built_from(settings, tag) or ""
+
+
 def export_bento(settings: Settings, tag: str) -> Path:
-    """`bentoml export` of `tag` into the state folder (a Bento is immutable: reused if there)."""
+    """`bentoml export` of `tag` into the state folder, reused while the Bento holds the same
+    code."""
     name, _, version = tag.partition(":")
-    archive = settings.state_dir / "deploy" / f"{name}-{version}.bento"
+    sources = bento_sources(settings, tag)
+    archive = (
+        settings.state_dir / "deploy" / f"{name}-{version}{'-' if sources else ''}{sources}.bento"
+    )
     if archive.is_file():
         return archive
     archive.parent.mkdir(parents=True, exist_ok=True)
@@ -135,6 +149,7 @@ def deploy(
     extra: dict[str, object] = {
         "mlstack_api_bento_tag": tag,
         "mlstack_api_bento_archive": str(export_bento(settings, tag)),
+        "mlstack_api_bento_sources": bento_sources(settings, tag),
         "mlstack_dashboard_bundle_archive": str(dashboard.archive),
         "mlstack_common_uv_requirement": uv,
     }
