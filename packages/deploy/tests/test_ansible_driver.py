@@ -85,13 +85,13 @@ def _bento_labelled(settings: Settings, sources: str) -> None:
 
 def test_an_export_is_reused_only_while_the_bento_holds_the_same_code(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path)
-    _bento_labelled(settings, "0123456789abcdef")
-    exported = settings.state_dir / "deploy" / "mlstack-v1-0123456789abcdef.bento"
+    _bento_labelled(settings, "c0de1")
+    exported = settings.state_dir / "deploy" / "mlstack-v1-c0de1.bento"
     exported.parent.mkdir(parents=True)
     exported.write_bytes(b"the archive of the first build")
     assert export_bento(settings, "mlstack:v1") == exported
 
-    _bento_labelled(settings, "fedcba9876543210")  # rebuilt with other code, same tag
+    _bento_labelled(settings, "c0de2")  # rebuilt with other code, same tag
     with pytest.raises(DeployError) as error:  # exported anew: bentoml export of this fake fails
         export_bento(settings, "mlstack:v1")
     assert "bentoml" in error.value.cause
@@ -114,9 +114,9 @@ RELEASE_NAME = """
         (
             {
                 "mlstack_api_bento_tag": "mlstack:v4",
-                "mlstack_api_bento_sources": "0123456789abcdef",
+                "mlstack_api_bento_sources": "c0de1",
             },
-            "mlstack-v4-0123456789abcdef",
+            "mlstack-v4-c0de1",
         ),
     ],
 )
