@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from mlstack_core.endpoints import (
 )
 from mlstack_core.processes import stop_group
 from mlstack_core.testing.browser import DEFAULT_CHROMIUM, headless_chromium
-from mlstack_core.testing.servers import clean_up_on_sigterm
+from mlstack_core.testing.servers import clean_up_on_sigterm, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DROPPED = (
@@ -58,12 +57,6 @@ class Start:
     first_prediction_s: float | None
     all_healthy_s: float | None
     first_render_s: float | None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _ok(url: str, body: bytes | None = None) -> bool:

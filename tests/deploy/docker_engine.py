@@ -160,10 +160,10 @@ def _start(root: Path, data: Path, netns: str) -> DockerEngine:
 
 def _clear(engine: DockerEngine) -> None:
     """Start from no container, network or volume: an interrupted run may have left some in
-    the kept data root. Tagged images and the build cache stay (they are the cache); the
-    untagged ones, each replaced by a rebuild of its tag, go: kept, they filled 36 GB of disk
-    over a day of reruns. So does the build cache beyond its most recently used GBs: every
-    rebuild of a changed Bento adds layers, and the cache had reached 16.6 GB."""
+    the kept data root. Tagged images and the most recently used build cache stay (they are
+    the cache). Untagged images, each replaced by a rebuild of its tag, go: kept, they filled
+    36 GB of disk over a day of reruns. So does the build cache beyond BUILD_CACHE_KEPT: every
+    rebuild of a changed Bento adds layers, and it had reached 16.6 GB."""
     leftovers = engine.docker("ps", "-aq").split()
     if leftovers:
         engine.docker("rm", "-f", *leftovers)

@@ -1,5 +1,5 @@
-"""The warm-up `mlstack-monitor dashboard` runs beside the Streamlit server, in a fresh
-interpreter as the server's thread runs it."""
+"""The warm-up `mlstack-monitor dashboard` runs before Streamlit listens, in a fresh
+interpreter as the server process runs it."""
 
 from __future__ import annotations
 

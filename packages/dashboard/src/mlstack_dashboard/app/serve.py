@@ -2,10 +2,10 @@
 
 Streamlit runs a page's script only when someone opens it, so the first visitor would wait for
 pandas, plotly and MLflow to import and for MLflow to open its store: about 2 of the 3.5 s of
-a first render measured with `invoke bench`. Doing it before the server listens costs the
-health check those seconds instead, which no one waits on: `up` shows the API first. It is
-not done in a thread beside the server: two threads importing pandas and plotly at once can
-each find the other's module half-initialized (a crash of the server seen in a cold start).
+a first render measured with `invoke bench`. Doing it before the server listens makes the
+dashboard healthy about 2 s later instead; the API, and so the first prediction, does not
+wait for it. It is not done in a thread beside the server: two threads importing pandas and
+plotly at once can each find the other's module half-initialized (a crash seen in a cold start).
 A failure here is left for the page to report, where the user sees it with its hint.
 """
 
